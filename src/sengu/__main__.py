@@ -1,0 +1,3 @@
+from sengu.cli import main
+
+main()

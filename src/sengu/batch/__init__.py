@@ -1,0 +1,1 @@
+"""Batch jobs: one CronjobManager YAML declares hundreds of scheduled jobs."""

@@ -1,0 +1,1 @@
+"""Shared by every capability; imports none of them."""
