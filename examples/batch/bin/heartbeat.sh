@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "heartbeat from $(hostname) at $(date -u +%H:%M:%S)"

@@ -1,0 +1,2 @@
+#!/bin/sh
+echo "send-digest: done"

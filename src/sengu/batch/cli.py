@@ -1,0 +1,310 @@
+"""`sengu batch …`: thin commands over the batch capability. Parse, call, print."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sengu.core.errors import Failure, UserError
+
+if TYPE_CHECKING:
+    from sengu.batch.resolve import Manager
+
+app = typer.Typer(
+    help=(
+        "Scheduled jobs: one CronjobManager YAML declares hundreds of jobs.\n\n"
+        "Migration path: `import` your crontabs, `validate`, test each job with `run`, then `sengu up`\n"
+        "with migration.stage raised low → middle → high as each group proves itself."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+Files = Annotated[list[Path], typer.Argument(help="CronjobManager YAML file(s).", show_default=False)]
+Output = Annotated[str, typer.Option("--output", "-o", help="table or json.")]
+Home = Annotated[
+    Path | None, typer.Option(envvar="SENGU_HOME", help="State directory (default ~/.local/state/sengu).",
+                              show_default=False)
+]
+
+
+def _managers(files: list[Path]) -> list[Manager]:
+    from sengu import capabilities
+
+    managers: list[Manager] = capabilities.load(files, only="CronjobManager").of("CronjobManager")
+    return managers
+
+
+def _check_output(output: str) -> None:
+    if output not in ("table", "json"):
+        raise UserError(f"--output must be 'table' or 'json', not {output!r}")
+
+
+def _when(value: str | None, zone: Any = None) -> str:
+    if not value:
+        return "-"
+    t = datetime.fromisoformat(value)
+    return t.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z") if zone else t.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+@app.command()
+def validate(files: Files) -> None:
+    """Check CronjobManager files: every problem at once as FILE:LINE:COL, exit 0 if valid, 2 if not.
+
+    Checks field names and types, cron expressions (and H), time zones, job names (valid Kubernetes
+    names, at most 52 characters, unique), commands and secrets sources.
+    """
+    for m in _managers(files):
+        active = sum(1 for j in m.jobs if not j.suspended)
+        typer.echo(f"{m.path}: CronjobManager {m.name!r} is valid: {len(m.jobs)} jobs, {active} active, "
+                   f"{len(m.jobs) - active} suspended (migration stage {m.stage})")
+
+
+@app.command("import")
+def import_(
+    crontabs: Annotated[list[Path], typer.Argument(help="Crontab files (user crontabs, /etc/crontab, /etc/cron.d/*).",
+                                                   show_default=False)],
+    name: Annotated[str, typer.Option("--name", "-n", help="metadata.name of the CronjobManager.")] = "imported",
+    image: Annotated[str | None, typer.Option(help="Container image for the jobs on Kubernetes.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
+    system: Annotated[
+        bool | None, typer.Option("--system/--user", help="Force the format: with or without the user field. "
+                                  "Default: guessed per file (/etc/crontab, /etc/cron.d have it).")
+    ] = None,
+) -> None:
+    """Turn legacy crontabs into one CronjobManager document.
+
+    Warnings (one line each, FILE:LINE) say what cannot move as is: @reboot, output redirected to files,
+    host-specific paths, MAILTO, non-root users, day-of-month/day-of-week rules that Kubernetes reads
+    differently. Any unparseable line: every error is printed, exit 2, and nothing is written.
+
+    Example: sengu batch import /etc/crontab /etc/cron.d/* --name legacy -o jobs.yaml
+    """
+    import yaml
+
+    from sengu.batch.crontab import CrontabSource, import_crontabs, looks_like_system_crontab
+    from sengu.batch.resolve import load_manager
+    from sengu.core.spec import parse_documents
+
+    sources = []
+    problems = []
+    for path in crontabs:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            problems.append(f"{path}: cannot read: {exc.strerror}")
+            continue
+        is_system = system if system is not None else looks_like_system_crontab(str(path), text)
+        sources.append(CrontabSource(str(path), text, is_system))
+    if problems:
+        raise UserError("\n".join(problems))
+    result = import_crontabs(sources, name=name, image=image)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if result.errors:
+        raise UserError(result.errors)
+    text = yaml.safe_dump(result.document, sort_keys=False, allow_unicode=True, width=120)
+    # What we write must load: a failure here is a bug in the importer, not the user's input.
+    for doc in parse_documents(text, "<imported>"):
+        try:
+            load_manager(doc)
+        except UserError as exc:
+            raise Failure(f"internal error: the imported document does not validate: {exc}") from None
+    if output:
+        output.write_text(text, encoding="utf-8")
+        jobs = len(result.document["spec"]["jobs"])
+        print(f"wrote {jobs} job(s) to {output}; {len(result.warnings)} warning(s)", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+
+
+@app.command("next")
+def next_(
+    files: Files,
+    count: Annotated[int, typer.Option("--count", "-c", min=1, max=10000, help="Times per job.")] = 5,
+    from_: Annotated[str | None, typer.Option("--from", help="Start instant, ISO 8601 (default now).")] = None,
+    job: Annotated[list[str] | None, typer.Option("--job", "-j", help="Only these jobs.")] = None,
+    output: Output = "table",
+) -> None:
+    """Print upcoming fire times per job, in each job's time zone, as the engine and Kubernetes fire them.
+
+    JSON (-o json) is a list of {"job": NAME, "times": [ISO 8601 with offset, ...]}.
+    Example: sengu batch next jobs.yaml --count 3 --from 2026-03-08T00:00:00-05:00
+    """
+    _check_output(output)
+    start = _parse_instant(from_) if from_ else datetime.now(UTC)
+    result = []
+    for m in _managers(files):
+        plans = [m.job(j) for j in job] if job else list(m.jobs)
+        for plan in plans:
+            times: set[datetime] = set()
+            for schedule in plan.schedules:
+                times.update(t.astimezone(UTC) for t in schedule.times(start, count))
+            ordered = sorted(times)[:count]
+            result.append({"job": plan.name, "times": [t.astimezone(plan.zone).isoformat() for t in ordered]})
+    if output == "json":
+        typer.echo(json.dumps(result, indent=2))
+        return
+    for item in result:
+        typer.echo(f"{item['job']}:")
+        for t in item["times"]:
+            typer.echo(f"  {t}")
+
+
+def _parse_instant(text: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise UserError(f"--from: {text!r} is not an ISO 8601 date-time (e.g. 2026-03-08T01:30:00+09:00)") from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+@app.command("list")
+def list_(files: Files, home: Home = None, output: Output = "table") -> None:
+    """List jobs: schedule, time zone, priority, state, next run and last run status."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sengu.batch.runs import RunStore
+    from sengu.core.store import Store
+
+    _check_output(output)
+    managers = _managers(files)
+    runs = RunStore(Store(home))
+    now = datetime.now(UTC)
+    rows = []
+    for m in managers:
+        last = runs.last_runs(m.name)
+        for p in m.jobs:
+            nexts = [t for t in (s.next_after(now) for s in p.schedules) if t is not None]
+            info = last.get(p.name, {})
+            rows.append({
+                "manager": m.name, "job": p.name, "schedules": p.expressions, "timeZone": p.zone.key,
+                "priority": p.priority, "state": f"suspended: {p.suspend_reason}" if p.suspended else "active",
+                "next": None if p.suspended or not nexts else min(nexts).astimezone(p.zone).isoformat(),
+                "lastStatus": info.get("status"), "lastRun": info.get("created_at"),
+            })
+    if output == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("JOB", "SCHEDULE", "TZ", "PRIORITY", "STATE", "NEXT", "LAST"):
+        table.add_column(col)
+    for r in rows:
+        last_txt = f"{r['lastStatus']} {_when(r['lastRun'])}" if r["lastStatus"] else "-"
+        table.add_row(r["job"], " | ".join(r["schedules"]), r["timeZone"], r["priority"],
+                      "active" if r["state"] == "active" else "suspended", r["next"] or "-", last_txt)
+    Console(width=200).print(table)
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="CronjobManager file.", show_default=False)],
+    job: Annotated[str, typer.Argument(help="Job name.", show_default=False)],
+    home: Home = None,
+) -> None:
+    """Run one job now, as the engine would: retries per backoffLimit, killed at activeDeadlineSeconds.
+
+    Output streams to this terminal (and to the run's log file); the exit code is the job's final one.
+    Suspended jobs run too: this is the test run of the migration, before raising the stage.
+    """
+    import asyncio
+
+    from sengu.batch.execute import execute
+    from sengu.batch.runs import RunStore
+    from sengu.core.clock import SYSTEM_CLOCK
+    from sengu.core.store import Store
+
+    managers = _managers([file])
+    owners = [m for m in managers if job in m.by_name]
+    plan = owners[0].job(job) if owners else managers[0].job(job)
+    store = Store(home)
+    runs = RunStore(store)
+    run_id = runs.create_run(plan.manager, plan.name, trigger="manual", now=SYSTEM_CLOCK.now())
+    assert run_id is not None
+    note = f" (suspended: {plan.suspend_reason})" if plan.suspended else ""
+    print(f"sengu: running {plan.key} as run {run_id}{note}", file=sys.stderr, flush=True)
+    out = sys.stdout.buffer
+
+    def stream(chunk: bytes) -> None:
+        out.write(chunk)
+        out.flush()
+
+    outcome = asyncio.run(
+        execute(plan, run_id, runs=runs, clock=SYSTEM_CLOCK, logs_dir=store.home / "logs", on_output=stream)
+    )
+    detail = f": {outcome.reason}" if outcome.reason else ""
+    print(f"sengu: run {run_id} {outcome.status} after {outcome.attempts} attempt(s){detail}; log {outcome.log_path}",
+          file=sys.stderr)
+    if outcome.status != "succeeded":
+        if outcome.exit_code:
+            raise typer.Exit(outcome.exit_code)
+        raise typer.Exit(128 + outcome.signal if outcome.signal else 1)
+
+
+@app.command()
+def history(
+    job: Annotated[str | None, typer.Argument(help="Only this job.", show_default=False)] = None,
+    manager: Annotated[str | None, typer.Option("--manager", "-m", help="Only this CronjobManager.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Rows to show.")] = 50,
+    home: Home = None,
+    output: Output = "table",
+) -> None:
+    """Show runs and attempts, newest first: one row per attempt; missed and skipped times too.
+
+    JSON rows have job, run_id, scheduled_at, started_at, finished_at, attempt, status, exit_code.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from sengu.batch.runs import RunStore
+    from sengu.core.store import Store
+
+    _check_output(output)
+    rows = RunStore(Store(home)).history(manager=manager, job=job, limit=limit)
+    if output == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("no runs recorded yet" + (f" for {job}" if job else ""))
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("JOB", "RUN", "TRIGGER", "SCHEDULED", "STARTED", "FINISHED", "TRY", "STATUS", "EXIT", "REASON"):
+        table.add_column(col)
+    for r in rows:
+        exit_txt = str(r["exit_code"]) if r["exit_code"] is not None else (f"sig {r['signal']}" if r["signal"] else "-")
+        table.add_row(r["job"], str(r["run_id"]), r["trigger"], _when(r["scheduled_at"]), _when(r["started_at"]),
+                      _when(r["finished_at"]), str(r["attempt"] or "-"), r["status"], exit_txt, r["reason"] or "")
+    Console(width=220).print(table)
+
+
+@app.command()
+def logs(
+    job: Annotated[str, typer.Argument(help="Job name.", show_default=False)],
+    run_id: Annotated[int | None, typer.Option("--run", "-r", help="Run id (default: the latest).")] = None,
+    manager: Annotated[str | None, typer.Option("--manager", "-m", help="CronjobManager name.")] = None,
+    home: Home = None,
+) -> None:
+    """Print the output of a job's run, every attempt in order (default: its latest run)."""
+    from sengu.batch.runs import RunStore
+    from sengu.core.store import Store
+
+    attempts = RunStore(Store(home)).log_paths(manager, job, run_id)
+    if not attempts:
+        which = f"run {run_id} of {job}" if run_id is not None else job
+        raise UserError(f"no logs recorded for {which}; see `sengu batch history {job}`")
+    out = sys.stdout.buffer
+    for a in attempts:
+        print(f"==> run {a['run_id']} attempt {a['attempt']} ({a['status']}): {a['log_path']}", file=sys.stderr)
+        try:
+            with open(a["log_path"], "rb") as f:
+                while chunk := f.read(65536):
+                    out.write(chunk)
+        except FileNotFoundError:
+            print("    (log file removed)", file=sys.stderr)
+    out.flush()

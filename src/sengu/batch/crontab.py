@@ -1,0 +1,976 @@
+"""Import legacy crontabs (Debian's Vixie cron, crontab(5)) into one CronjobManager document.
+
+Pure: the caller reads the files and writes the document. What this module decides:
+
+- Every bad line of every file is reported (`file:line: message`); with any error there is no document.
+- Schedules come out as five fields that robfig/cron v3 (Kubernetes) accepts; `@daily` and friends are
+  spelled out, because five fields is what every consumer (CronJobs, Sentry monitors) understands.
+- What cannot move as it is becomes a warning at its `file:line`: `@reboot`, output written to files,
+  host paths, MAILTO, non-root users, jobs without a time zone, and schedules whose days differ
+  between Vixie cron and robfig/cron.
+
+Host paths are absolute paths (in words, after `=`, `:` or `,`) under these directories, which hold a
+machine's own users, configuration, state, logs and mounts, and so are not in a container image:
+/home, /root, /etc, /tmp, /var/tmp, /var/log, /var/spool, /var/lib, /var/run, /var/backups,
+/var/mail, /run, /srv, /mnt, /media. Program directories (/usr, /bin, /opt) are left out: an image
+built for the service is expected to carry its programs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shlex
+import unicodedata
+import zoneinfo
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import PurePosixPath
+from typing import Any, Literal
+
+from sengu.batch.spec import MAX_JOB_NAME, PRIORITY_ORDER
+from sengu.core.errors import Location, Problem
+
+API_VERSION = "sengu.dev/v1alpha1"
+KIND = "CronjobManager"
+DEFAULT_SHELL = "/bin/sh"
+
+HOST_PATH_PREFIXES = (
+    "/home", "/root", "/etc", "/tmp", "/var/tmp", "/var/log", "/var/spool", "/var/lib", "/var/run",
+    "/var/backups", "/var/mail", "/run", "/srv", "/mnt", "/media",
+)  # fmt: skip
+
+# Vixie's macros; @reboot has no equivalent and is reported instead.
+MACROS = {
+    "yearly": "0 0 1 1 *",
+    "annually": "0 0 1 1 *",
+    "monthly": "0 0 1 * *",
+    "weekly": "0 0 * * 0",
+    "daily": "0 0 * * *",
+    "midnight": "0 0 * * *",
+    "hourly": "0 * * * *",
+}
+
+# Accounts that show up in the user column of system crontabs; used only to guess the format.
+KNOWN_SYSTEM_USERS = frozenset(
+    (
+        "root", "daemon", "bin", "sys", "nobody", "www-data", "backup", "mail", "news", "uucp", "proxy",
+        "list", "postgres", "mysql", "redis", "nginx", "apache", "ubuntu", "ec2-user", "admin", "jenkins",
+        "gitlab-runner", "elasticsearch", "mongodb", "memcache", "postfix",
+    )
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CrontabSource:
+    """One crontab's text. `system` when it has a user column (/etc/crontab, /etc/cron.d/*)."""
+
+    path: str  # for messages
+    text: str
+    system: bool
+
+
+@dataclass
+class ImportResult:
+    """The document, or (when `errors` is not empty) the reasons there is none."""
+
+    document: dict[str, Any]
+    warnings: list[Problem]
+    errors: list[Problem]  # if non-empty, document must not be used
+
+
+def import_crontabs(
+    sources: list[CrontabSource],
+    *,
+    name: str = "imported",
+    image: str | None = None,
+    default_priority: str = "low",
+) -> ImportResult:
+    """Turn crontabs into one CronjobManager document named `name`, every job at `default_priority`."""
+    importer = _Importer()
+    for index, source in enumerate(sources):
+        importer.read(index, source)
+    return importer.result(sources, name, image, default_priority)
+
+
+def looks_like_system_crontab(path: str, text: str) -> bool:
+    """Guess whether a file has the user column: /etc/crontab, /etc/cron.d/*, or a known user in it.
+
+    By content, a file counts as system when at least half of its job lines have, right after the
+    schedule, a well-known account name followed by a command.
+    """
+    parts = PurePosixPath(path.replace("\\", "/")).parts
+    if "cron.d" in parts[:-1]:
+        return True
+    if len(parts) >= 2 and parts[-1] == "crontab" and parts[-2] == "etc":
+        return True
+    jobs = users = 0
+    for raw in text.split("\n"):
+        line = raw.strip()
+        if not line or line.startswith("#") or _ENV_LINE.match(line):
+            continue
+        words = line.split()
+        schedule_width = 1 if line.startswith("@") else 5
+        jobs += 1
+        if len(words) > schedule_width + 1 and words[schedule_width] in KNOWN_SYSTEM_USERS:
+            users += 1
+    return users > 0 and users * 2 >= jobs
+
+
+# --- time fields -------------------------------------------------------------------------------
+
+
+class _LineError(Exception):
+    """Why one line cannot be imported; becomes a Problem at that line."""
+
+
+@dataclass(frozen=True)
+class _FieldSpec:
+    label: str
+    low: int
+    high: int
+    names: dict[str, int] = field(default_factory=dict)
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_NAMES = {n: i for i, n in enumerate(_MONTHS, start=1)}
+_DAY_NAMES = {n: i for i, n in enumerate(("sun", "mon", "tue", "wed", "thu", "fri", "sat"))}
+_FIELDS = (
+    _FieldSpec("minute", 0, 59),
+    _FieldSpec("hour", 0, 23),
+    _FieldSpec("day-of-month", 1, 31),
+    _FieldSpec("month", 1, 12, _MONTH_NAMES),
+    _FieldSpec("day-of-week", 0, 7, _DAY_NAMES),  # Vixie: 0 and 7 are both Sunday
+)
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _small_int(text: str) -> int | None:
+    """The value of a run of ASCII digits, capped so a huge one never reaches int()'s length limit."""
+    if not _DIGITS.fullmatch(text):
+        return None
+    digits = text.lstrip("0") or "0"
+    return int(digits) if len(digits) <= 6 else 10**6
+
+
+@dataclass(frozen=True)
+class _Element:
+    text: str
+    values: frozenset[int]
+    star: bool
+
+
+def _number(token: str, spec: _FieldSpec) -> int:
+    value = _small_int(token)
+    if value is not None:
+        if not spec.low <= value <= spec.high:
+            raise _LineError(f"{token} is out of range {spec.low}-{spec.high}")
+        return value
+    if spec.names and token.lower() in spec.names:
+        return spec.names[token.lower()]
+    if spec.names:
+        kind = "month" if spec.names is _MONTH_NAMES else "day"
+        sample = "jan" if kind == "month" else "mon"
+        raise _LineError(f"{token!r} is neither a number nor a {kind} name (three letters, e.g. {sample})")
+    raise _LineError(f"{token!r} is not a number")
+
+
+def _element(text: str, spec: _FieldSpec) -> _Element:
+    base, slash, step_text = text.partition("/")
+    if base == "*":
+        start, end, star = spec.low, spec.high, True
+    else:
+        star = False
+        first, dash, last = base.partition("-")
+        if not first:
+            raise _LineError("not a value, a range or '*'")
+        start = _number(first, spec)
+        end = _number(last, spec) if dash else start
+        if not dash and slash:
+            # Vixie rejects N/step; robfig would read it as N-max/step, so say what to write.
+            raise _LineError(f"a step needs a range or '*' before it (e.g. {first}-{spec.high}/{step_text})")
+        if start > end:
+            hint = ""
+            if spec.names is _DAY_NAMES and end == 0:
+                hint = f"; Sunday is also 7, e.g. {first}-7"
+            raise _LineError(f"the range runs backwards ({start} > {end}){hint}")
+    step = 1
+    if slash:
+        parsed_step = _small_int(step_text)
+        if parsed_step is None:
+            raise _LineError(f"step {step_text!r} is not a number")
+        size = spec.high - spec.low + 1
+        if not 1 <= parsed_step <= size:
+            raise _LineError(f"step {step_text} must be between 1 and {size}")
+        step = parsed_step
+    return _Element(text, frozenset(range(start, end + 1, step)), star)
+
+
+def _parse_field(text: str, spec: _FieldSpec) -> list[_Element]:
+    items = text.split(",")
+    if any(not item for item in items):
+        raise _LineError("empty list item")
+    elements: list[_Element] = []
+    for item in items:
+        try:
+            elements.append(_element(item, spec))
+        except _LineError as exc:
+            if len(items) == 1:
+                raise
+            raise _LineError(f"{item!r}: {exc}") from None
+    return elements
+
+
+def _compress(values: set[int]) -> str:
+    """1,2,3,5 -> '1-3,5'."""
+    ordered = sorted(values)
+    runs: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        runs.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    return ",".join(runs)
+
+
+def _robfig_day_of_week(elements: list[_Element]) -> str:
+    """robfig allows 0-6 only: items that reach 7 (Vixie's other Sunday) are rewritten with 0."""
+    out: list[str] = []
+    for e in elements:
+        # '*' and '*/n' mean the same day set in both systems (7 only ever duplicates 0).
+        if e.star or 7 not in e.values:
+            out.append(e.text)
+        else:
+            out.append(_compress({0 if v == 7 else v for v in e.values}))
+    return ",".join(out)
+
+
+def _robfig_star(expression: str) -> bool:
+    """Whether robfig/cron counts a day field as unrestricted: an item '*', '?' or '*/1'."""
+    for item in expression.split(","):
+        base, slash, step = item.partition("/")
+        if base in ("*", "?") and (not slash or (_small_int(step) or 0) == 1):
+            return True
+    return False
+
+
+def _day_rule_warning(dom: str, dow: str, dom_out: str, dow_out: str) -> str | None:
+    vixie_both = dom.startswith("*") or dow.startswith("*")
+    robfig_both = _robfig_star(dom_out) or _robfig_star(dow_out)
+    if vixie_both == robfig_both:
+        return None
+    if vixie_both:
+        return (
+            f"day-of-month {dom!r} and day-of-week {dow!r}: Vixie cron treats a field that starts with '*' "
+            "as unrestricted and ran this job only on days matching both fields, but Kubernetes "
+            "(robfig/cron) counts '*' with a step other than 1 as restricted and runs it on days matching "
+            "either field; check the schedule"
+        )
+    return (
+        f"day-of-month {dom!r} and day-of-week {dow!r}: Vixie cron ran this job on days matching either "
+        "field (neither starts with '*'), but Kubernetes (robfig/cron) sees a '*' item and runs it only on "
+        "days matching both; check the schedule"
+    )
+
+
+@dataclass(frozen=True)
+class _Schedule:
+    expression: str
+    day_warning: str | None
+
+
+def _schedule(fields: list[str]) -> tuple[_Schedule | None, list[str]]:
+    parsed: list[list[_Element]] = []
+    problems: list[str] = []
+    for text, spec in zip(fields, _FIELDS, strict=True):
+        try:
+            parsed.append(_parse_field(text, spec))
+        except _LineError as exc:
+            problems.append(f"{spec.label} field {text!r}: {exc}")
+    if problems:
+        return None, problems
+    dow_out = _robfig_day_of_week(parsed[4])
+    out = [*fields[:4], dow_out]
+    return _Schedule(" ".join(out), _day_rule_warning(fields[2], fields[4], fields[2], dow_out)), []
+
+
+# --- environment lines ---------------------------------------------------------------------------
+
+# Vixie's load_env: a name (maybe quoted) that stops at blanks or '=', blanks, '=', then the value.
+_ENV_LINE = re.compile(
+    r"""[ \t]*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^ \t="']+))[ \t]*=[ \t]*(?P<value>.*)"""
+)
+_ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")  # what Kubernetes accepts as an env var name
+
+
+def _env_value(raw: str) -> str:
+    value = raw.rstrip(" \t")
+    if value[:1] in ("'", '"'):
+        quote = value[0]
+        end = value.find(quote, 1)
+        if end < 0:
+            raise _LineError(f"value {value!r} has no closing {quote}")
+        if value[end + 1 :].strip(" \t"):
+            raise _LineError(f"unexpected text after the quoted value: {value[end + 1 :].strip()!r}")
+        return value[1:end]
+    return value
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def _zone(variable: str, value: str) -> str | None:
+    zone = value.removeprefix(":")  # POSIX lets TZ start with ':' before a zone file name
+    if not zone:
+        return None
+    known = _known_zones()
+    if (known and zone not in known) or (not known and not re.fullmatch(r"[A-Za-z0-9_+\-/]+", zone)):
+        raise _LineError(
+            f"{variable}={value!r} is not an IANA time zone name (Kubernetes needs one, e.g. Asia/Tokyo)"
+        )
+    return zone
+
+
+# --- shell commands ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: Literal["word", "op"]
+    text: str  # words without their quotes; operators with their file-descriptor number
+
+
+# Longest first, so that '>>' is not read as two '>'.
+_OPERATORS = ("&>>", ">>", "&&", "||", ";;", "|&", "&>", ">&", "<&", ">|", "<<", "<>",
+              ">", "<", "|", "&", ";", "(", ")")  # fmt: skip
+_SEPARATORS = frozenset({"&&", "||", ";;", "|&", "|", "&", ";", "(", ")", "\n"})
+_OUTPUT_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", ">&"})
+_NOT_FILES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
+
+
+def _closing(text: str, start: int, open_: str, close: str) -> int:
+    """Index just past the `close` that balances the `open_` at `start` (or the end of the text)."""
+    depth = 0
+    for i in range(start, len(text)):
+        if text[i] == open_:
+            depth += 1
+        elif text[i] == close:
+            depth -= 1
+            if depth == 0:
+                return i + 1
+    return len(text)
+
+
+def _lex(command: str) -> list[_Token]:
+    """Split a shell command into words and operators, well enough to find programs and redirections.
+
+    Quotes, escapes, $(…), ${…} and `…` stay inside their word; an unterminated quote runs to the end.
+    """
+    tokens: list[_Token] = []
+    word: list[str] = []
+    in_word = quoted = False
+    i, n = 0, len(command)
+
+    def flush() -> None:
+        nonlocal in_word, quoted
+        if in_word:
+            tokens.append(_Token("word", "".join(word)))
+        word.clear()
+        in_word = quoted = False
+
+    while i < n:
+        c = command[i]
+        if c in " \t":
+            flush()
+            i += 1
+        elif c == "\n":
+            flush()
+            tokens.append(_Token("op", "\n"))
+            i += 1
+        elif c == "#" and not in_word:
+            break
+        elif c == "\\":
+            word.append(command[i + 1 : i + 2] or "\\")
+            in_word = quoted = True
+            i += 2
+        elif c == "'":
+            end = command.find("'", i + 1)
+            end = n if end < 0 else end
+            word.append(command[i + 1 : end])
+            in_word = quoted = True
+            i = end + 1
+        elif c == '"':
+            i += 1
+            while i < n and command[i] != '"':
+                if command[i] == "\\" and i + 1 < n and command[i + 1] in '"\\$`':
+                    i += 1
+                word.append(command[i])
+                i += 1
+            in_word = quoted = True
+            i += 1
+        elif c == "$" and command[i + 1 : i + 2] in ("(", "{"):
+            open_ = command[i + 1]
+            end = _closing(command, i + 1, open_, ")" if open_ == "(" else "}")
+            word.append(command[i:end])
+            in_word = True
+            i = end
+        elif c == "`":
+            end = command.find("`", i + 1)
+            end = n if end < 0 else end + 1
+            word.append(command[i:end])
+            in_word = True
+            i = end
+        elif c in "|&;<>()":
+            fd = ""
+            if c in "<>" and in_word and not quoted and _DIGITS.fullmatch("".join(word)):
+                fd = "".join(word)
+                word.clear()
+                in_word = False
+            flush()
+            op = next(o for o in _OPERATORS if command.startswith(o, i))
+            tokens.append(_Token("op", fd + op))
+            i += len(op)
+        else:
+            word.append(c)
+            in_word = True
+            i += 1
+    flush()
+    return tokens
+
+
+def _is_redirect(op: str) -> bool:
+    return op.lstrip("0123456789")[:1] in ("<", ">") or op in ("&>", "&>>")
+
+
+def _output_targets(tokens: list[_Token]) -> Iterator[tuple[int, str]]:
+    """(index, target) of each redirection of output to a file."""
+    for i, tok in enumerate(tokens[:-1]):
+        if tok.kind != "op" or tok.text.lstrip("0123456789") not in _OUTPUT_REDIRECTS:
+            continue
+        target = tokens[i + 1]
+        if target.kind != "word":
+            continue
+        if tok.text.endswith(">&") and re.fullmatch(r"[0-9]*-?", target.text):
+            continue  # 2>&1, >&-: a descriptor, not a file
+        yield i + 1, target.text
+
+
+_HOST_PATH = re.compile(
+    r"(?:^|(?<=[=:,\s(]))(/(?:home|root|etc|tmp|var/(?:tmp|log|spool|lib|run|backups|mail)|run|srv|mnt|media)"
+    r"(?:/[^\s:,;'\"`)]*)?)(?=$|[\s:,;'\"`)])"
+)
+
+
+def _command_warnings(command: str) -> list[str]:
+    tokens = _lex(command)
+    targets = [
+        (i, t) for i, t in _output_targets(tokens) if t not in _NOT_FILES and not t.startswith("/dev/fd/")
+    ]
+    messages: list[str] = []
+    if targets:
+        files = ", ".join(dict.fromkeys(t for _, t in targets))
+        messages.append(
+            f"output goes to {files}: on Kubernetes a job's output is kept only from stdout and stderr "
+            "(its logs); drop the redirection or mount a volume"
+        )
+    skip = {i for i, _ in targets}
+    paths = [
+        m.group(1)
+        for i, tok in enumerate(tokens)
+        if tok.kind == "word" and i not in skip
+        for m in _HOST_PATH.finditer(tok.text)
+    ]
+    if paths:
+        messages.append(
+            f"uses host paths {', '.join(dict.fromkeys(paths))}: "
+            "they must be in the image or mounted into the pod"
+        )
+    return messages
+
+
+def _vixie_split(command: str) -> tuple[str, str | None]:
+    """Vixie's '%' rule: (command, stdin or None). '\\%' is a literal '%' in both parts."""
+    out: list[str] = []
+    escaped = False
+    for i, ch in enumerate(command):
+        if escaped:
+            escaped = False
+            if ch == "%":
+                out[-1] = "%"  # the backslash gives way to the percent sign
+                continue
+        elif ch == "\\":
+            escaped = True
+        elif ch == "%":
+            return "".join(out), _vixie_stdin(command[i + 1 :])
+        out.append(ch)
+    return "".join(out), None
+
+
+def _vixie_stdin(data: str) -> str | None:
+    """What cron wrote to the job's stdin: '%' -> newline, '\\%' -> '%', and a final newline."""
+    if not data:
+        return None
+    out: list[str] = []
+    escaped = need_newline = False
+    for original in data:
+        ch = original
+        if escaped:
+            if ch != "%":
+                out.append("\\")
+        elif ch == "%":
+            ch = "\n"
+        escaped = ch == "\\"
+        if not escaped:
+            out.append(ch)
+            need_newline = ch != "\n"
+    if escaped:
+        out.append("\\")
+    if need_newline:
+        out.append("\n")
+    return "".join(out)
+
+
+def _printf(data: str) -> str:
+    """A POSIX shell command that writes exactly `data` to stdout."""
+    if data.endswith("\n"):
+        return "printf '%s\\n' " + " ".join(shlex.quote(line) for line in data[:-1].split("\n"))
+    return "printf %s " + shlex.quote(data)
+
+
+def _feed_stdin(command: str, data: str, shell: str) -> str:
+    """A command for `shell` (POSIX) that runs `command` with `data` on its stdin, whatever either holds."""
+    feed = _printf(data)
+    ops = {t.text for t in _lex(command) if t.kind == "op"}
+    if command.endswith("\\") or any(op.lstrip("0123456789").startswith("<<") for op in ops):
+        # A group would change what a trailing backslash or a here-document reads: nest a shell.
+        return f"{feed} | {shlex.quote(shell)} -c {shlex.quote(command)}"
+    if "#" in command or command.rstrip(" \t").endswith(("&", ";", "|")):
+        # A newline before '}' keeps a trailing comment, '&' or ';' from swallowing or doubling it.
+        return f"{feed} | {{ {command}\n}}"
+    return f"{feed} | {{ {command}; }}"
+
+
+# --- names -------------------------------------------------------------------------------------
+
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_HASH_LENGTH = 8
+# Programs that run another program: (options that take a value, positional arguments before it).
+_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
+    "nice": (frozenset({"-n", "--adjustment"}), 0),
+    "ionice": (frozenset({"-c", "-n", "-p", "--class", "--classdata"}), 0),
+    "nohup": (frozenset(), 0),
+    "timeout": (frozenset({"-s", "-k", "--signal", "--kill-after"}), 1),
+    "flock": (frozenset({"-w", "-E", "--timeout", "--conflict-exit-code"}), 1),
+    "env": (frozenset({"-u", "--unset", "-C", "--chdir"}), 0),
+    "sudo": (frozenset({"-u", "-g", "--user", "--group"}), 0),
+    "chronic": (frozenset(), 0),
+    "exec": (frozenset(), 0),
+    "time": (frozenset(), 0),
+    "command": (frozenset(), 0),
+    "setsid": (frozenset(), 0),
+    "run-one": (frozenset(), 0),
+    "npx": (frozenset(), 0),
+}
+_RUNNERS = frozenset({("bundle", "exec"), ("poetry", "run"), ("pipenv", "run"), ("uv", "run")})
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh"})
+_INTERPRETERS = _SHELLS | {"python", "python2", "python3", "php", "ruby", "perl", "node", "nodejs"}
+_NOISE = frozenset({"cd", "test", "[", "[[", "true", "false", ":", "sleep", "export", "set", "umask",
+                    "source", ".", "ulimit", "{", "}", "!"})  # fmt: skip
+_SCRIPT_SUFFIXES = (".sh", ".bash", ".py", ".rb", ".pl", ".php", ".js")
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+
+
+def _program(word: str) -> str:
+    base = word.rstrip("/").rsplit("/", 1)[-1]
+    for suffix in _SCRIPT_SUFFIXES:
+        if base.endswith(suffix) and len(base) > len(suffix):
+            return base[: -len(suffix)]
+    return base
+
+
+def _simple_commands(tokens: list[_Token]) -> list[list[str]]:
+    commands: list[list[str]] = [[]]
+    skip_next = False
+    for tok in tokens:
+        if skip_next:
+            skip_next = False
+            if tok.kind == "word":
+                continue
+        if tok.kind == "op":
+            if tok.text in _SEPARATORS:
+                commands.append([])
+            elif _is_redirect(tok.text):
+                skip_next = True
+        else:
+            commands[-1].append(tok.text)
+    return [c for c in commands if c]
+
+
+def _shell_option_command(words: list[str], i: int) -> str | None:
+    """The command string of `-c CMD` (also '-lc', '--command') at words[i], if that is what it is."""
+    opt = words[i]
+    takes_command = opt == "--command" or (
+        opt.startswith("-") and not opt.startswith("--") and "c" in opt[1:]
+    )
+    return words[i + 1] if takes_command and i + 1 < len(words) else None
+
+
+def _name_from_words(words: list[str], depth: int) -> tuple[str, str]:
+    """(program, name) for one simple command: wrappers and interpreters skipped, a few args kept."""
+    i = 0
+    while i < len(words) and _ASSIGNMENT.match(words[i]):
+        i += 1
+    while i < len(words):
+        program = _program(words[i])
+        if program in _WRAPPERS:
+            with_value, positionals = _WRAPPERS[program]
+            i += 1
+            while i < len(words) and (words[i].startswith("-") or _ASSIGNMENT.match(words[i]) or positionals):
+                inner = _shell_option_command(words, i) if program == "flock" else None
+                if inner is not None and depth < 2:
+                    return _name_from_command(inner, depth + 1)
+                if not words[i].startswith("-") and not _ASSIGNMENT.match(words[i]):
+                    positionals -= 1
+                i += 2 if words[i] in with_value else 1
+            continue
+        if (program, words[i + 1] if i + 1 < len(words) else "") in _RUNNERS:
+            i += 2
+            continue
+        break
+    if i >= len(words):
+        return "", ""
+    program, args = _program(words[i]), words[i + 1 :]
+    if program in _INTERPRETERS:
+        j = 0
+        while j < len(args) and args[j].startswith("-"):
+            inner = _shell_option_command(args, j) if program in _SHELLS else None
+            if inner is not None and depth < 2:
+                return _name_from_command(inner, depth + 1)
+            if inner is not None or args[j] in ("-c", "-e", "-r"):
+                return program, _slug(program)  # inline code: the interpreter is all there is to name
+            if args[j] == "-m" and j + 1 < len(args):
+                break
+            j += 1
+        if j < len(args) and args[j] == "-m":
+            program, args = args[j + 1], args[j + 2 :]
+        elif j < len(args):
+            program, args = _program(args[j]), args[j + 1 :]
+    parts = [program]
+    for arg in args:
+        if len(parts) == 3:
+            break
+        if arg.startswith("--"):
+            arg = arg[2:]
+        elif arg.startswith("-"):
+            continue
+        if not arg or len(arg) > 24 or re.search(r"[/$`=\s]", arg) or not _slug(arg) or _slug(arg).isdigit():
+            continue
+        parts.append(arg)
+    return program, _slug("-".join(parts))
+
+
+def _name_from_command(command: str, depth: int = 0) -> tuple[str, str]:
+    candidates = [_name_from_words(words, depth) for words in _simple_commands(_lex(command))]
+    candidates = [c for c in candidates if c[1]]
+    for program, name in candidates:
+        if program not in _NOISE:
+            return program, name
+    return candidates[0] if candidates else ("", "")
+
+
+_HEADER_COMMENT = re.compile(r"m\s+h\s+dom\s+mon\s+dow\b", re.IGNORECASE)
+_FIELD_LIKE = re.compile(r"[0-9*/,\-A-Za-z]+")
+
+
+def _looks_like_entry(text: str) -> bool:
+    words = text.split()
+    if words and words[0].startswith("@") and (words[0][1:] in MACROS or words[0] == "@reboot"):
+        return True
+    return (
+        len(words) >= 6
+        and all(_FIELD_LIKE.fullmatch(w) for w in words[:5])
+        and all(re.search(r"[0-9*]", w) for w in words[:2])
+    )
+
+
+def _comment_name(comment: str | None) -> str:
+    if (
+        not comment
+        or _HEADER_COMMENT.match(comment)
+        or _ENV_LINE.fullmatch(comment)
+        or _looks_like_entry(comment)
+    ):
+        return ""
+    return _slug(comment)
+
+
+def _fit(base: str, suffix: str = "") -> str:
+    """`base + suffix` within the limit; a cut base ends in '-' + a hash of all of it."""
+    if len(base) + len(suffix) <= MAX_JOB_NAME:
+        return base + suffix
+    digest = hashlib.sha256(base.encode("utf-8")).hexdigest()[:_HASH_LENGTH]
+    keep = MAX_JOB_NAME - len(suffix) - _HASH_LENGTH - 1
+    return f"{base[:keep].rstrip('-')}-{digest}{suffix}"
+
+
+# --- the import ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _FileState:
+    """What env lines have set so far in one file; each job takes a copy."""
+
+    env: dict[str, str] = field(default_factory=dict)
+    shell: str = DEFAULT_SHELL
+    cron_tz: str | None = None
+    tz: str | None = None
+
+
+@dataclass(frozen=True)
+class _Job:
+    name: str
+    schedule: str
+    command: str | list[str]
+    zone: str | None
+    env: dict[str, str]
+
+
+@dataclass
+class _User:
+    source: int
+    first: Location
+    jobs: int = 0
+
+
+@dataclass
+class _Importer:
+    jobs: list[_Job] = field(default_factory=list)
+    warnings: list[tuple[int, int, Problem]] = field(default_factory=list)
+    errors: list[Problem] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+    users: dict[str, _User] = field(default_factory=dict)
+
+    def warn(self, index: int, location: Location, message: str) -> None:
+        self.warnings.append((index, location.line or 0, Problem(message, location)))
+
+    def read(self, index: int, source: CrontabSource) -> None:
+        state = _FileState()
+        comment: str | None = None
+        unzoned: Location | None = None
+        jobs_before, errors_before = len(self.jobs), len(self.errors)
+        parts = PurePosixPath(source.path).parts
+        if source.system and "cron.d" in parts[:-1] and not re.fullmatch(r"[A-Za-z0-9_-]+", parts[-1]):
+            self.warn(
+                index,
+                Location(source.path),
+                "Debian's cron ignores /etc/cron.d files whose names have characters other than letters, "
+                "digits, '_' and '-', so these jobs may never have run; imported anyway",
+            )
+        for lineno, raw in enumerate(source.text.split("\n"), start=1):
+            line = raw.removesuffix("\r").lstrip(" \t\v\f")
+            preceding, comment = comment, None
+            if not line.strip():
+                continue
+            if line.startswith("#"):
+                comment = line[1:].strip()
+                continue
+            location = Location(source.path, lineno)
+            try:
+                if "\x00" in line:
+                    raise _LineError("the line contains a NUL character")
+                env = _ENV_LINE.fullmatch(line)
+                if env:
+                    self.setting(index, location, state, env)
+                    continue
+                job = self.job(index, location, source.system, state, line, preceding)
+            except _LineError as exc:
+                self.errors.append(Problem(str(exc), location))
+                continue
+            if job is not None and job.zone is None and unzoned is None:
+                unzoned = location
+        if unzoned is not None:
+            self.warn(
+                index,
+                unzoned,
+                "no CRON_TZ or TZ before this job: cron ran it (and any later job of this file without one) "
+                "in the host's local time; Kubernetes uses UTC unless spec.defaults.timeZone says otherwise",
+            )
+        if len(self.jobs) == jobs_before and errors_before == len(self.errors):
+            self.warn(index, Location(source.path), "no jobs to import in this file")
+
+    def setting(self, index: int, location: Location, state: _FileState, env: re.Match[str]) -> None:
+        name = next(g for g in (env.group("dq"), env.group("sq"), env.group("bare")) if g is not None)
+        value = _env_value(env.group("value"))
+        if name == "SHELL":
+            if not value:
+                raise _LineError("SHELL is empty: give the path of a shell, e.g. /bin/bash")
+            state.shell = value
+        elif name == "CRON_TZ":
+            state.cron_tz = _zone(name, value)
+        elif name == "MAILTO":
+            if value:
+                self.warn(
+                    index,
+                    location,
+                    f"MAILTO={value}: cron mailed job output, but no mail is sent on Kubernetes; "
+                    "set spec.defaults.notifications (Slack or Sentry) to hear about failures",
+                )
+        elif not _ENV_NAME.fullmatch(name):
+            raise _LineError(f"{name!r} is not a valid environment variable name for Kubernetes")
+        else:
+            if name == "TZ":
+                state.tz = _zone(name, value)
+            state.env[name] = value
+
+    def job(
+        self, index: int, location: Location, system: bool, state: _FileState, line: str, comment: str | None
+    ) -> _Job | None:
+        if line.startswith("@"):
+            macro, _, rest = _split_word(line)
+            if macro == "@reboot":
+                self.warn(
+                    index,
+                    location,
+                    "@reboot runs when a machine starts; there is no such time on Kubernetes, "
+                    "so this job is not imported (run it as a Deployment or an init step)",
+                )
+                return None
+            if macro[1:] not in MACROS:
+                known = ", ".join("@" + m for m in [*MACROS, "reboot"])
+                raise _LineError(f"unknown schedule {macro!r}: use five time fields or one of {known}")
+            schedule = _Schedule(MACROS[macro[1:]], None)
+        else:
+            fields = re.split(r"[ \t]+", line, maxsplit=5)
+            if len(fields) < 6 or not fields[5].strip():
+                what = "a user and a command" if system else "a command"
+                raise _LineError(
+                    f"expected five time fields and then {what}, or an environment setting NAME=value"
+                )
+            parsed, problems = _schedule(fields[:5])
+            if parsed is None:
+                raise _LineError("; ".join(problems))
+            schedule, rest = parsed, fields[5]
+        if system:
+            user, _, rest = _split_word(rest)
+            if not rest.strip():
+                got = f", got only {user!r}" if user else ""
+                raise _LineError(f"expected a user and then a command after the schedule{got}")
+        raw_command, stdin = _vixie_split(rest)
+        command = raw_command.rstrip(" \t") if not raw_command.rstrip(" \t").endswith("\\") else raw_command
+        if not command.strip():
+            raise _LineError("the command is empty")
+        for message in _command_warnings(command):
+            self.warn(index, location, message)
+        if schedule.day_warning:
+            self.warn(index, location, schedule.day_warning)
+        if system and user != "root":
+            self.users.setdefault(user, _User(index, location)).jobs += 1
+        shell = state.shell
+        if stdin is None:
+            script = command
+        elif PurePosixPath(shell).name in _SHELLS or shell == DEFAULT_SHELL:
+            script = _feed_stdin(command, stdin, shell)
+        else:
+            # printf and { } are POSIX shell: feed from /bin/sh and hand the command to the other shell.
+            script = f"{_printf(stdin)} | {shlex.quote(shell)} -c {shlex.quote(command)}"
+            shell = DEFAULT_SHELL
+        job = _Job(
+            name=self.name(comment, command),
+            schedule=schedule.expression,
+            command=script if shell == DEFAULT_SHELL else [shell, "-c", script],
+            zone=state.cron_tz or state.tz,
+            env=dict(state.env),
+        )
+        self.jobs.append(job)
+        return job
+
+    def name(self, comment: str | None, command: str) -> str:
+        base = _comment_name(comment) or _name_from_command(command)[1] or "job"
+        candidate, n = _fit(base), 2
+        while candidate in self.names:
+            candidate, n = _fit(base, f"-{n}"), n + 1
+        self.names.add(candidate)
+        return candidate
+
+    def result(
+        self, sources: list[CrontabSource], name: str, image: str | None, priority: str
+    ) -> ImportResult:
+        if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
+            self.errors.append(
+                Problem(
+                    f"name {name!r} is not a valid Kubernetes name: lowercase letters, digits, '-' and '.'"
+                )
+            )
+        if priority not in PRIORITY_ORDER:
+            self.errors.append(Problem(f"priority {priority!r} is not one of {', '.join(PRIORITY_ORDER)}"))
+        if not self.jobs and not self.errors:
+            files = ", ".join(s.path for s in sources) or "no files given"
+            self.errors.append(Problem(f"no jobs to import ({files})"))
+        for user, seen in self.users.items():
+            self.warn(
+                seen.source,
+                seen.first,
+                f"{seen.jobs} job(s) ran as user {user!r} (first here): on Kubernetes a job runs as its "
+                "image's user; check file permissions or set a securityContext",
+            )
+        warnings = [p for _, _, p in sorted(self.warnings, key=lambda w: (w[0], w[1]))]
+        if self.errors:
+            return ImportResult({}, warnings, self.errors)
+        return ImportResult(self.document(name, image, priority), warnings, [])
+
+    def document(self, name: str, image: str | None, priority: str) -> dict[str, Any]:
+        zones = {job.zone for job in self.jobs}
+        shared_zone = zones.pop() if len(zones) == 1 else None
+        shared_env = dict(self.jobs[0].env)
+        for job in self.jobs[1:]:
+            shared_env = {k: v for k, v in shared_env.items() if job.env.get(k) == v}
+        defaults: dict[str, Any] = {}
+        if image:
+            defaults["image"] = image
+        if shared_zone:
+            defaults["timeZone"] = shared_zone
+        if shared_env:
+            defaults["env"] = shared_env
+        jobs: list[dict[str, Any]] = []
+        for job in self.jobs:
+            item: dict[str, Any] = {
+                "name": job.name,
+                "schedule": job.schedule,
+                "command": job.command,
+                "priority": priority,
+            }
+            if job.zone and not shared_zone:
+                item["timeZone"] = job.zone
+            env = {k: v for k, v in job.env.items() if k not in shared_env}
+            if env:
+                item["env"] = env
+            jobs.append(item)
+        spec: dict[str, Any] = {}
+        if defaults:
+            spec["defaults"] = defaults
+        spec["migration"] = {"stage": "low"}
+        spec["jobs"] = jobs
+        return {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}, "spec": spec}
+
+
+def _split_word(text: str) -> tuple[str, str, str]:
+    """First blank-separated word, the blanks, the rest (Vixie separates with spaces and tabs)."""
+    match = re.match(r"([^ \t]*)([ \t]*)(.*)", text, re.DOTALL)
+    assert match is not None  # the pattern matches any text
+    return match.group(1), match.group(2), match.group(3)
+
+
+def is_valid_job_name(name: str) -> bool:
+    """A DNS-1123 label within the CronJob limit: what every imported job name satisfies."""
+    return len(name) <= MAX_JOB_NAME and _DNS_LABEL.fullmatch(name) is not None

@@ -1,0 +1,328 @@
+"""The embedded batch engine: schedules every active job and runs it as a subprocess.
+
+Crash safety comes from ordering: a run row (unique per job and scheduled time) and the job's schedule
+cursor are committed together before the process starts. After a SIGKILL the next start kills orphaned
+process groups, marks their attempts lost, resumes in-flight runs, and applies startingDeadlineSeconds
+to the times that passed while it was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from sengu.batch.alerts import EngineHooks
+from sengu.batch.execute import DEFAULT_LOG_CAP, NoHooks, Outcome, RunControl, RunHooks, execute
+from sengu.batch.policy import MAX_LOST_ATTEMPTS, catch_up
+from sengu.batch.metrics import BatchMetrics
+from sengu.batch.resolve import JobPlan, Manager
+from sengu.batch.runs import RunStore
+from sengu.core import procs
+from sengu.core.clock import Clock
+from sengu.core.store import Store
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+log = logging.getLogger("sengu.batch")
+
+# The scheduler wakes at least this often so a wall-clock jump (NTP step, suspend) is noticed.
+MAX_SLEEP_S = 30.0
+
+
+@dataclass(order=True)
+class _Due:
+    at: float                      # POSIX seconds, the heap key
+    seq: int
+    plan_index: int
+    schedule_index: int
+    when: datetime                 # the same instant, aware
+
+
+class BatchEngine:
+    name = "batch"
+
+    def __init__(
+        self,
+        managers: Sequence[Manager],
+        *,
+        store: Store,
+        clock: Clock,
+        hooks: RunHooks | None = None,
+        log_cap: int = DEFAULT_LOG_CAP,
+    ):
+        self.managers = list(managers)
+        self.plans: list[JobPlan] = [p for m in self.managers for p in m.jobs]
+        self.by_key = {p.key: p for p in self.plans}
+        self.store = store
+        self.runs = RunStore(store)
+        self.clock = clock
+        self.hooks: RunHooks = hooks or NoHooks()
+        self.log_cap = log_cap
+        self.logs_dir = store.home / "logs"
+        self.active: dict[str, dict[int, RunControl]] = {}
+        self._heap: list[_Due] = []
+        self._seq = 0
+        self._stopping = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Outcome]] = set()
+
+    # --- lifecycle --------------------------------------------------------------------------------
+    async def start(self) -> None:
+        now = self.clock.now()
+        self._recover_lost_attempts()
+        self._resume_in_flight()
+        self._catch_up(now)
+        self._seed_heap(now)
+        self._loop_task = asyncio.create_task(self._loop(), name="batch-scheduler")
+
+    async def stop(self, drain_timeout: float = 30.0) -> None:
+        """Stop scheduling; let running processes finish for up to drain_timeout, then kill them.
+        Anything cut short is recorded as lost and resumed by the next start."""
+        self._stopping.set()
+        if self._loop_task:
+            await self._loop_task
+        waiting = [c for runs in self.active.values() for c in runs.values() if c.proc is None]
+        for ctl in waiting:  # sleeping in back-off: their next attempt time is stored, resume later
+            ctl.stop_reason = "engine stopped"
+            if ctl.task:
+                ctl.task.cancel()
+        pending = {t for t in self._tasks if not t.done()}
+        if pending:
+            log.info("draining %d running job(s) for up to %.0fs", len(pending), drain_timeout)
+            _, pending = await asyncio.wait(pending, timeout=drain_timeout)
+        for runs in list(self.active.values()):
+            for ctl in list(runs.values()):
+                ctl.stop_reason = "engine stopped before the attempt finished"
+                ctl.stop_status = "lost"
+                if ctl.task:
+                    ctl.task.cancel()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        flush = getattr(self.hooks, "flush", None)
+        if flush is not None:
+            await flush()
+
+    def routes(self) -> list[BaseRoute]:
+        async def jobs(request: Request) -> Response:
+            last = {m.name: self.runs.last_runs(m.name) for m in self.managers}
+            body = [
+                {
+                    "manager": p.manager,
+                    "job": p.name,
+                    "schedules": p.expressions,
+                    "timeZone": p.zone.key,
+                    "suspended": p.suspend_reason,
+                    "running": sorted(self.active.get(p.key, {})),
+                    "last": last[p.manager].get(p.name),
+                }
+                for p in self.plans
+            ]
+            return JSONResponse(body)
+
+        return [Route("/api/batch/jobs", jobs)]
+
+    def health(self) -> dict[str, object]:
+        return {
+            "jobs": len(self.plans),
+            "active_jobs": sum(1 for p in self.plans if not p.suspended),
+            "running": sum(len(r) for r in self.active.values()),
+            "next_due": self._heap[0].when.isoformat() if self._heap else None,
+            "scheduler_alive": self._loop_task is not None and not self._loop_task.done(),
+        }
+
+    # --- start-up recovery ------------------------------------------------------------------------
+    def _recover_lost_attempts(self) -> None:
+        now = self.clock.now()
+        for row in self.runs.running_attempts():
+            pgid, ticks = row["pgid"], row["proc_start"]
+            if pgid and procs.group_alive(pgid) and ticks is not None and procs.process_start_ticks(pgid) == ticks:
+                # Our child from before the crash, still running unsupervised: its output has nowhere to go.
+                log.warning("killing orphaned process group %d of run %d", pgid, row["run_id"])
+                procs.kill_group(pgid, 9)
+            with self.store.transaction():
+                self.runs.finish_attempt(row["id"], "lost", now, reason="the engine stopped while it ran")
+                self.runs.mark_lost(row["run_id"])
+
+    def _resume_in_flight(self) -> None:
+        now = self.clock.now()
+        for run in self.runs.in_flight():
+            plan = self.by_key.get(f"{run.manager}/{run.job}")
+            if plan is None:
+                continue  # another manager's run, or a job removed from the spec: leave it for its owner
+            if run.trigger == "recovery" and plan.recovery_argv:
+                plan = _recovery_plan(plan)
+            if run.lost_attempts > MAX_LOST_ATTEMPTS:
+                self.runs.finish_run(run.id, "failed", now, reason=f"lost {run.lost_attempts} times (engine crashes)")
+                continue
+            self._launch(plan, run.id)
+
+    def _catch_up(self, now: datetime) -> None:
+        with self.store.transaction():
+            for manager in self.managers:
+                cursors = self.runs.cursors(manager.name)
+                for plan in manager.jobs:
+                    if plan.suspended:
+                        continue
+                    cursor = cursors.get(plan.name)
+                    if cursor is None:
+                        self.runs.set_cursor(plan.manager, plan.name, now)
+                        continue
+                    due = _times_between(plan, cursor, now)
+                    if not due:
+                        continue
+                    decision = catch_up(due, now, plan.starting_deadline_seconds)
+                    for t in decision.missed:
+                        self._not_started(plan, t, now, "missed",
+                                          "the engine was not running (past startingDeadlineSeconds)")
+                    if decision.missed_total:
+                        log.warning("%s: %d scheduled time(s) missed while the engine was down",
+                                    plan.key, decision.missed_total)
+                    self.runs.set_cursor(plan.manager, plan.name, due[-1])
+                    if decision.run is not None:
+                        self._start_scheduled(plan, decision.run, now)
+
+    def _seed_heap(self, now: datetime) -> None:
+        for i, plan in enumerate(self.plans):
+            if plan.suspended:
+                continue
+            for j, schedule in enumerate(plan.schedules):
+                nxt = schedule.next_after(now)
+                if nxt is not None:
+                    self._push(i, j, nxt)
+
+    # --- scheduling -------------------------------------------------------------------------------
+    def _push(self, plan_index: int, schedule_index: int, when: datetime) -> None:
+        self._seq += 1
+        heapq.heappush(self._heap, _Due(when.timestamp(), self._seq, plan_index, schedule_index, when))
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            if not self._heap:
+                await self._stopping.wait()
+                return
+            now = self.clock.now()
+            delay = self._heap[0].at - now.timestamp()
+            if delay > 0:
+                await self._sleep(min(delay, MAX_SLEEP_S))
+                continue
+            self._fire_due(now)
+
+    async def _sleep(self, seconds: float) -> None:
+        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
+        stopper = asyncio.ensure_future(self._stopping.wait())
+        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        for fut in (sleeper, stopper):
+            fut.cancel()
+
+    def _fire_due(self, now: datetime) -> None:
+        now_ts = now.timestamp()
+        due: list[tuple[JobPlan, datetime]] = []
+        while self._heap and self._heap[0].at <= now_ts:
+            item = heapq.heappop(self._heap)
+            plan = self.plans[item.plan_index]
+            due.append((plan, item.when))
+            nxt = plan.schedules[item.schedule_index].next_after(item.when)
+            if nxt is not None:
+                self._push(item.plan_index, item.schedule_index, nxt)
+        with self.store.transaction():
+            for plan, when in due:
+                self.runs.set_cursor(plan.manager, plan.name, when)
+                self._start_scheduled(plan, when, now)
+
+    def _start_scheduled(self, plan: JobPlan, when: datetime, now: datetime) -> None:
+        """Decide and record what happens at one scheduled time. Called inside a transaction."""
+        late = (now - when).total_seconds()
+        if late > plan.starting_deadline_seconds:
+            self._not_started(
+                plan, when, now, "missed",
+                f"{late:.0f}s late, past startingDeadlineSeconds ({plan.starting_deadline_seconds}s)",
+            )
+            return
+        active = self.active.get(plan.key, {})
+        if active and plan.concurrency_policy == "Forbid":
+            self._not_started(
+                plan, when, now, "skipped", f"run {min(active)} still active (concurrencyPolicy Forbid)"
+            )
+            return
+        run_id = self.runs.create_run(plan.manager, plan.name, trigger="schedule", scheduled_at=when, now=now)
+        if run_id is None:
+            return  # this scheduled time already has a run: it started before a restart
+        if active and plan.concurrency_policy == "Replace":
+            for ctl in list(active.values()):
+                ctl.stop_reason = f"replaced by run {run_id} (concurrencyPolicy Replace)"
+                ctl.stop_status = "replaced"
+                if ctl.task:
+                    ctl.task.cancel()
+        # The process starts after the transaction commits: the task runs on the next loop turn.
+        self._launch(plan, run_id)
+
+    def _not_started(self, plan: JobPlan, when: datetime, now: datetime, status: str, reason: str) -> None:
+        created = self.runs.create_run(
+            plan.manager, plan.name, trigger="schedule", scheduled_at=when, now=now, status=status, reason=reason
+        )
+        if created is not None:
+            self.hooks.run_not_started(plan, when, status, reason)
+
+    def _launch(self, plan: JobPlan, run_id: int) -> None:
+        ctl = RunControl(run_id, plan)
+        self.active.setdefault(plan.key, {})[run_id] = ctl
+        task = asyncio.create_task(self._run(ctl), name=f"run-{run_id}")
+        ctl.task = task
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, ctl: RunControl) -> Outcome:
+        plan = ctl.plan
+        try:
+            outcome = await execute(
+                plan, ctl.run_id, runs=self.runs, clock=self.clock, logs_dir=self.logs_dir,
+                hooks=self.hooks, control=ctl, log_cap=self.log_cap,
+            )
+        finally:
+            runs = self.active.get(plan.key, {})
+            runs.pop(ctl.run_id, None)
+            if not runs:
+                self.active.pop(plan.key, None)
+        if outcome.status == "failed" and plan.recovery_argv and not self._stopping.is_set():
+            recovery_id = self.runs.create_run(
+                plan.manager, plan.name, trigger="recovery", now=self.clock.now(), parent_run=ctl.run_id,
+            )
+            if recovery_id is not None:
+                self._launch(_recovery_plan(plan), recovery_id)
+        return outcome
+
+
+def _recovery_plan(plan: JobPlan) -> JobPlan:
+    """The recovery command runs once, with the job's environment and deadline."""
+    assert plan.recovery_argv is not None
+    return replace(plan, argv=plan.recovery_argv, backoff_limit=0, recovery_argv=None,
+                   env={**plan.env, "SENGU_RECOVERY": "1"})
+
+
+def _times_between(plan: JobPlan, start: datetime, end: datetime) -> list[datetime]:
+    """Every fire time of the job in (start, end], oldest first, in UTC."""
+    times: set[datetime] = set()
+    for schedule in plan.schedules:
+        times.update(t.astimezone(UTC) for t in schedule.times_between(start, end))
+    return sorted(times)
+
+
+def build_engine(
+    managers: Sequence[Manager], *, store: Store, clock: Clock, registry: CollectorRegistry
+) -> BatchEngine:
+    """The batch component of `sengu up`: engine, metrics and notifications wired together."""
+    plans = [p for m in managers for p in m.jobs]
+    metrics = BatchMetrics(registry)
+    metrics.jobs.labels("active").set(sum(1 for p in plans if not p.suspended))
+    metrics.jobs.labels("suspended").set(sum(1 for p in plans if p.suspended))
+    hooks = EngineHooks(plans, metrics, clock)
+    return BatchEngine(managers, store=store, clock=clock, hooks=hooks)

@@ -1,0 +1,42 @@
+"""Pure run policy, shared by the engines: retry back-off and what to do about missed times."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+# The Kubernetes Job controller's pod-failure back-off: 10 s, doubled per failure, capped at 6 minutes.
+BACKOFF_BASE_S = 10.0
+BACKOFF_CAP_S = 360.0
+# Engine crashes are not the job's fault, so lost attempts don't count against backoffLimit
+# (as a podFailurePolicy ignoring disruptions does), but a crash loop must not retry forever.
+MAX_LOST_ATTEMPTS = 3
+# After a long outage, record at most this many individual missed times per job.
+MAX_MISSED_RECORDED = 100
+
+
+def backoff_delay(failures: int, base: float = BACKOFF_BASE_S, cap: float = BACKOFF_CAP_S) -> float:
+    """Seconds to wait before the next attempt after `failures` failed attempts (failures >= 1)."""
+    if failures < 1:
+        return 0.0
+    return float(min(cap, base * 2 ** (failures - 1)))
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    run: datetime | None           # the one missed time still worth running, if any
+    missed: list[datetime]         # the times to record as missed (newest last), at most MAX_MISSED_RECORDED
+    missed_total: int              # how many times were missed in all
+
+
+def catch_up(due: Iterable[datetime], now: datetime, starting_deadline_s: int) -> CatchUp:
+    """Kubernetes' rule after downtime: only the latest missed time may run, and only if it is still
+    within startingDeadlineSeconds; every other time is missed."""
+    times = sorted(due)
+    if not times:
+        return CatchUp(None, [], 0)
+    latest = times[-1]
+    runnable = (now - latest).total_seconds() <= starting_deadline_s
+    missed = times[:-1] if runnable else times
+    return CatchUp(latest if runnable else None, missed[-MAX_MISSED_RECORDED:], len(missed))

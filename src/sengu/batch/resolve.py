@@ -1,0 +1,228 @@
+"""Pure resolution of a CronjobManager: defaults merged, H expanded, migration stage applied.
+
+What comes out (`Manager`, `JobPlan`) is what both engines act on; nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from sengu.batch.schedule import Schedule, ScheduleError, load_zone, parse
+from sengu.batch.spec import (
+    PRIORITY_ORDER,
+    ConcurrencyPolicy,
+    CronjobManager,
+    Job,
+    JobSettings,
+    Notifications,
+    Placement,
+    Resources,
+)
+from sengu.core.errors import Problem, UserError
+from sengu.core.spec import Document, Loc, validate
+
+# Defaults when neither the job nor spec.defaults says. Chosen for legacy-cron migrations, see docs/batch.md.
+DEFAULT_TIME_ZONE = "UTC"
+DEFAULT_CONCURRENCY: ConcurrencyPolicy = "Forbid"
+DEFAULT_BACKOFF_LIMIT = 0
+DEFAULT_STARTING_DEADLINE = 300
+DEFAULT_SUCCESS_HISTORY = 3
+DEFAULT_FAILED_HISTORY = 1
+
+
+# Kubernetes accepts schedules that never fire (31 February); we refuse them. A fixed start keeps
+# validation independent of today's date, and a leap year start lets 29 February through.
+_NEVER_CHECK_FROM = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def command_argv(command: str | list[str]) -> list[str]:
+    """A string command runs through /bin/sh -c (as cron does); a list is used as the argv."""
+    return ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """One job with every setting decided."""
+
+    manager: str
+    name: str
+    argv: list[str]
+    command: str | list[str]
+    schedules: tuple[Schedule, ...]
+    zone: ZoneInfo
+    priority: str
+    suspended: bool
+    suspend_reason: str | None
+    concurrency_policy: ConcurrencyPolicy
+    backoff_limit: int
+    active_deadline_seconds: int | None
+    starting_deadline_seconds: int
+    successful_history: int
+    failed_history: int
+    env: dict[str, str]
+    working_dir: str | None
+    image: str | None
+    resources: Resources | None
+    placement: Placement | None
+    service_account_name: str | None
+    notifications: Notifications | None
+    recovery_argv: list[str] | None
+    location: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{self.manager}/{self.name}"
+
+    @property
+    def expressions(self) -> list[str]:
+        return [s.expression for s in self.schedules]
+
+
+@dataclass(frozen=True)
+class Manager:
+    name: str
+    stage: str
+    jobs: tuple[JobPlan, ...]
+    path: str = ""
+    by_name: dict[str, JobPlan] = field(default_factory=dict, compare=False)
+
+    def job(self, name: str) -> JobPlan:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            known = ", ".join(sorted(self.by_name)[:10])
+            raise UserError(f"no job named {name!r} in CronjobManager {self.name!r} (jobs: {known}...)") from None
+
+
+def _pick(job: Job, defaults: JobSettings, attr: str) -> object:
+    value = getattr(job, attr)
+    return getattr(defaults, attr) if value is None else value
+
+
+def _schedules(job: Job, zone: ZoneInfo, doc: Document, at: Loc, problems: list[Problem]) -> tuple[Schedule, ...]:
+    out = []
+    if job.schedule is not None:
+        items = [(job.schedule, (*at, "schedule"))]
+    else:
+        items = [(expr, (*at, "schedules", i)) for i, expr in enumerate(job.schedules or [])]
+    for expr, loc in items:
+        try:
+            schedule = parse(expr, zone, seed=job.name)
+        except ScheduleError as exc:
+            problems.append(doc.problem(loc, f"schedule {expr!r}: {exc}"))
+            continue
+        if schedule.next_after(_NEVER_CHECK_FROM) is None:
+            problems.append(doc.problem(loc, f"schedule {expr!r} never fires (a date that does not exist?)"))
+            continue
+        out.append(schedule)
+    return tuple(out)
+
+
+def resolve(model: CronjobManager, doc: Document, loc: Loc = ()) -> Manager:
+    """Every job's effective settings; all problems at once as a UserError."""
+    spec = model.spec
+    defaults = spec.defaults
+    problems: list[Problem] = []
+    stage = PRIORITY_ORDER[spec.migration.stage]
+    seen: dict[str, int] = {}
+    plans: list[JobPlan] = []
+    zones: dict[str, ZoneInfo] = {}
+    default_env = {k: _env_str(v) for k, v in (defaults.env or {}).items()}
+    for i, job in enumerate(spec.jobs):
+        at: Loc = (*loc, "spec", "jobs", i)
+        if job.name in seen:
+            problems.append(
+                doc.problem((*at, "name"), f"duplicate job name {job.name!r} (first used by jobs[{seen[job.name]}])")
+            )
+            continue
+        seen[job.name] = i
+        zone_name = str(_pick(job, defaults, "time_zone") or DEFAULT_TIME_ZONE)
+        zone = zones.get(zone_name)
+        if zone is None:
+            try:
+                zone = zones[zone_name] = load_zone(zone_name)
+            except ScheduleError as exc:
+                where = (*at, "timeZone") if job.time_zone else (*loc, "spec", "defaults", "timeZone")
+                problems.append(doc.problem(where, str(exc)))
+                continue
+        schedules = _schedules(job, zone, doc, at, problems)
+        above_stage = PRIORITY_ORDER[job.priority] > stage
+        reason = "suspend: true" if job.suspend else None
+        if above_stage and reason is None:
+            reason = f"priority {job.priority} is above migration stage {spec.migration.stage}"
+        env = dict(default_env)
+        env.update({k: _env_str(v) for k, v in (job.env or {}).items()})
+        recovery = job.on_failure.recovery if job.on_failure else None
+        mark = doc.locate((*at, "name"))
+        plans.append(
+            JobPlan(
+                manager=model.metadata.name,
+                name=job.name,
+                argv=command_argv(job.command),
+                command=job.command,
+                schedules=schedules,
+                zone=zone,
+                priority=job.priority,
+                suspended=reason is not None,
+                suspend_reason=reason,
+                concurrency_policy=_pick(job, defaults, "concurrency_policy") or DEFAULT_CONCURRENCY,  # type: ignore[arg-type]
+                backoff_limit=_int(_pick(job, defaults, "backoff_limit"), DEFAULT_BACKOFF_LIMIT),
+                active_deadline_seconds=_opt_int(_pick(job, defaults, "active_deadline_seconds")),
+                starting_deadline_seconds=_int(
+                    _pick(job, defaults, "starting_deadline_seconds"), DEFAULT_STARTING_DEADLINE
+                ),
+                successful_history=_int(_pick(job, defaults, "successful_jobs_history_limit"), DEFAULT_SUCCESS_HISTORY),
+                failed_history=_int(_pick(job, defaults, "failed_jobs_history_limit"), DEFAULT_FAILED_HISTORY),
+                env=env,
+                working_dir=_working_dir(_opt_str(_pick(job, defaults, "working_dir")), doc.path),
+                image=_opt_str(_pick(job, defaults, "image")),
+                resources=_pick(job, defaults, "resources"),  # type: ignore[arg-type]
+                placement=_pick(job, defaults, "placement"),  # type: ignore[arg-type]
+                service_account_name=_opt_str(_pick(job, defaults, "service_account_name")),
+                notifications=_pick(job, defaults, "notifications"),  # type: ignore[arg-type]
+                recovery_argv=command_argv(recovery.command) if recovery else None,
+                location=f"{mark.file}:{mark.line}",
+            )
+        )
+    if problems:
+        raise UserError(problems)
+    return Manager(
+        name=model.metadata.name,
+        stage=spec.migration.stage,
+        jobs=tuple(plans),
+        path=doc.path,
+        by_name={p.name: p for p in plans},
+    )
+
+
+def load_manager(doc: Document) -> Manager:
+    """Validate one CronjobManager document and resolve it."""
+    return resolve(validate(doc, CronjobManager), doc)
+
+
+def _working_dir(value: str | None, spec_path: str) -> str | None:
+    """A relative workingDir is relative to the spec file, so examples run from any directory."""
+    if value is None or os.path.isabs(value) or spec_path.startswith("<"):
+        return value
+    return os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(spec_path)), value))
+
+
+def _env_str(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _int(value: object, default: int) -> int:
+    return default if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _opt_int(value: object) -> int | None:
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _opt_str(value: object) -> str | None:
+    return None if value is None else str(value)

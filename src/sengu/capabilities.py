@@ -1,0 +1,71 @@
+"""The composition root: which capability handles which kind. Adding a capability adds a line here.
+
+Capabilities are imported only when a document of their kind is loaded, so light commands stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sengu.core.errors import Problem, UserError
+
+# kind -> (module, loader of one document, builder of its embedded-engine component)
+KINDS: dict[str, tuple[str, str, str]] = {
+    "CronjobManager": ("sengu.batch", "resolve:load_manager", "local:build_engine"),
+}
+
+
+def _attr(package: str, ref: str) -> Any:
+    module, name = ref.split(":")
+    return getattr(importlib.import_module(f"{package}.{module}"), name)
+
+
+@dataclass
+class Loaded:
+    """Every resource of the given files, by kind, in file order."""
+
+    by_kind: dict[str, list[Any]]
+
+    def of(self, kind: str) -> list[Any]:
+        return self.by_kind.get(kind, [])
+
+
+def load(paths: Sequence[str | Path], *, only: str | None = None) -> Loaded:
+    """Load and validate every document of every file; all problems at once as one UserError."""
+    from sengu.core.spec import as_resource, collect, read_documents
+
+    problems: list[Problem] = []
+    by_kind: dict[str, list[Any]] = {}
+    seen: dict[tuple[str, str], str] = {}
+    for path in paths:
+        for doc in collect(problems, read_documents, path) or []:
+            res = collect(problems, as_resource, doc, KINDS)
+            if res is None:
+                continue
+            if only is not None and res.kind != only:
+                problems.append(doc.problem(("kind",), f"expected kind {only!r} here, got {res.kind!r}"))
+                continue
+            first = seen.setdefault((res.kind, res.name), str(doc.locate(("metadata", "name"))))
+            if first != str(doc.locate(("metadata", "name"))):
+                problems.append(doc.problem(("metadata", "name"), f"{res.kind} {res.name!r} is also defined at {first}"))
+                continue
+            package, loader, _ = KINDS[res.kind]
+            obj = collect(problems, _attr(package, loader), doc)
+            if obj is not None:
+                by_kind.setdefault(res.kind, []).append(obj)
+    if problems:
+        raise UserError(problems)
+    return Loaded(by_kind)
+
+
+def components(loaded: Loaded, **context: Any) -> list[Any]:
+    """One embedded-engine component per kind present, built with the shared context (store, clock…)."""
+    out = []
+    for kind, objs in loaded.by_kind.items():
+        package, _, builder = KINDS[kind]
+        out.append(_attr(package, builder)(objs, **context))
+    return out

@@ -1,0 +1,134 @@
+"""The `sengu` command. Capabilities mount their commands here; heavy imports wait for the command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from sengu import __version__
+from sengu.batch.cli import app as batch_app
+from sengu.core.errors import Failure, UserError
+
+app = typer.Typer(
+    name="sengu",
+    help=(
+        "Move a long-lived web service from VMs onto Kubernetes and keep it running well.\n\n"
+        "Every capability is declared in Kubernetes-shaped YAML (apiVersion: sengu.dev/v1alpha1) and runs on\n"
+        "this machine with `sengu up` — the same files run on Kubernetes later.\n\n"
+        "Start with: sengu batch import /etc/crontab -o jobs.yaml && sengu up jobs.yaml"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(batch_app, name="batch")
+
+
+@app.command()
+def version() -> None:
+    """Print sengu's version."""
+    typer.echo(__version__)
+
+
+@app.command()
+def up(
+    files: Annotated[list[Path], typer.Argument(help="Spec files (any kinds sengu knows).", show_default=False)],
+    port: Annotated[int, typer.Option("--port", "-p", help="Port for /healthz, /metrics and the API.")] = 8080,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    drain_timeout: Annotated[
+        float, typer.Option(help="On SIGTERM, seconds to let running jobs finish before killing them.")
+    ] = 30.0,
+    home: Annotated[
+        Path | None, typer.Option(envvar="SENGU_HOME", help="State directory (SQLite, logs).", show_default=False)
+    ] = None,
+) -> None:
+    """Run the embedded engine: every job of every FILE on this machine, until SIGTERM or Ctrl-C.
+
+    State (runs, attempts, schedule cursors) is in SQLite under --home; job output in per-run log files
+    there. Killing the engine loses nothing: on restart, runs in flight are marked lost and retried,
+    and times missed while it was down are run or recorded per startingDeadlineSeconds.
+
+    Example: sengu up examples/batch/cronjobs.yaml --port 8080
+    """
+    import asyncio
+    import logging
+
+    from prometheus_client import CollectorRegistry
+
+    from sengu import capabilities
+    from sengu.core.clock import SYSTEM_CLOCK
+    from sengu.core.server import serve
+    from sengu.core.store import EngineLock, Store
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    loaded = capabilities.load(files)
+    store = Store(home)
+    lock = EngineLock(store.home)
+    lock.acquire()
+
+    async def main() -> None:
+        registry = CollectorRegistry()
+        comps = capabilities.components(loaded, store=store, clock=SYSTEM_CLOCK, registry=registry)
+
+        def ready(bound: int) -> None:
+            jobs = sum(len(m.jobs) for m in loaded.of("CronjobManager"))
+            print(
+                f"sengu up: {jobs} job(s) from {len(files)} file(s); state in {store.home}\n"
+                f"  health:  http://{host}:{bound}/healthz\n  metrics: http://{host}:{bound}/metrics\n"
+                f"  history: sengu batch history   (Ctrl-C or SIGTERM drains and stops)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        await serve(comps, registry, host=host, port=port, drain_timeout=drain_timeout, on_ready=ready)
+
+    try:
+        asyncio.run(main())
+    finally:
+        lock.release()
+        store.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print one line each and exit 2; failures exit 1; never a traceback."""
+    try:
+        rv = app(args=argv, standalone_mode=False)
+    except UserError as exc:
+        for line in exc.lines():
+            print(f"error: {line}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except Failure as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    except Exception:
+        if os.environ.get("SENGU_DEBUG"):
+            raise
+        import traceback
+
+        last = traceback.extract_tb(sys.exc_info()[2])[-1]
+        print(
+            f"internal error: {sys.exc_info()[1]!r} at {last.filename}:{last.lineno} — this is a bug in sengu; "
+            "rerun with SENGU_DEBUG=1 for the traceback and report it",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,132 @@
+"""The one HTTP server of the embedded engine: /healthz, /metrics and the routes capabilities add."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Callable, Generator, Sequence
+from typing import Any, Protocol
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from sengu.core.errors import UserError
+
+
+class Component(Protocol):
+    """What a capability's embedded engine offers the server."""
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self, drain_timeout: float) -> None: ...
+
+    def routes(self) -> Sequence[BaseRoute]: ...
+
+    def health(self) -> dict[str, Any]: ...
+
+
+def build_app(components: Sequence[Component], registry: CollectorRegistry) -> Starlette:
+    async def healthz(request: Request) -> Response:
+        body = {c.name: c.health() for c in components}
+        ok = all(h.get("ok", True) for h in body.values())
+        return JSONResponse({"ok": ok, "components": body}, status_code=200 if ok else 503)
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics)]
+    for component in components:
+        routes.extend(component.routes())
+    return Starlette(routes=routes)
+
+
+class _Server(uvicorn.Server):
+    # sengu handles SIGTERM itself (drain the engine first); uvicorn must not re-raise it at exit.
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before starting anything, so a busy port is a clear error and not a half-started engine."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror} (choose another --port)") from None
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+class HttpServer:
+    def __init__(self, app: Starlette, sock: socket.socket):
+        self.sock = sock
+        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+        self.server = _Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+    async def start(self) -> None:
+        self.task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        while not self.server.started:
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.01)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task:
+            await self.task
+
+
+OnReady = Callable[[int], None]
+
+
+async def serve(
+    components: Sequence[Component],
+    registry: CollectorRegistry,
+    *,
+    host: str,
+    port: int,
+    drain_timeout: float,
+    on_ready: OnReady | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Start every component and the HTTP server; on SIGTERM/SIGINT (or `stop`), drain and return."""
+    import signal
+
+    sock = bind(host, port)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    http = HttpServer(build_app(components, registry), sock)
+    started: list[Component] = []
+    try:
+        for component in components:
+            await component.start()
+            started.append(component)
+        await http.start()
+        if on_ready:
+            on_ready(http.port)
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        for component in reversed(started):
+            await component.stop(drain_timeout)
+        await http.stop()
+        sock.close()
