@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sengu.batch.schedule import Schedule, ScheduleError, load_zone, parse
@@ -31,11 +30,6 @@ DEFAULT_BACKOFF_LIMIT = 0
 DEFAULT_STARTING_DEADLINE = 300
 DEFAULT_SUCCESS_HISTORY = 3
 DEFAULT_FAILED_HISTORY = 1
-
-
-# Kubernetes accepts schedules that never fire (31 February); we refuse them. A fixed start keeps
-# validation independent of today's date, and a leap year start lets 29 February through.
-_NEVER_CHECK_FROM = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def command_argv(command: str | list[str]) -> list[str]:
@@ -110,14 +104,9 @@ def _schedules(job: Job, zone: ZoneInfo, doc: Document, at: Loc, problems: list[
         items = [(expr, (*at, "schedules", i)) for i, expr in enumerate(job.schedules or [])]
     for expr, loc in items:
         try:
-            schedule = parse(expr, zone, seed=job.name)
+            out.append(parse(expr, zone, seed=job.name))
         except ScheduleError as exc:
             problems.append(doc.problem(loc, f"schedule {expr!r}: {exc}"))
-            continue
-        if schedule.next_after(_NEVER_CHECK_FROM) is None:
-            problems.append(doc.problem(loc, f"schedule {expr!r} never fires (a date that does not exist?)"))
-            continue
-        out.append(schedule)
     return tuple(out)
 
 

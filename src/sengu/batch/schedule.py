@@ -21,7 +21,7 @@ from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["Schedule", "ScheduleError", "expand_hash", "load_zone", "parse"]
@@ -74,7 +74,7 @@ _LAST_YEAR = 9990
 # Time zones
 
 
-@lru_cache(maxsize=None)
+@lru_cache(maxsize=1024)
 def load_zone(name: str) -> ZoneInfo:
     """The IANA zone called ``name``, validated as Kubernetes validates ``spec.timeZone``."""
     if not name:
@@ -153,7 +153,7 @@ class _Offsets:
         return offsets[bisect_right(starts, u) - 1]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _offsets(zone: ZoneInfo) -> _Offsets:
     return _Offsets(zone)
 

@@ -550,3 +550,18 @@ def _start_error(spec: ProcSpec, e: OSError) -> ProcStartError:
     else:
         reason = e.strerror or str(e)
     return ProcStartError(f"cannot start {program!r}: {reason}", argv=spec.argv, cwd=spec.cwd, errno_=e.errno)
+
+
+def process_start_ticks(pid: int) -> int | None:
+    """When the process started, in clock ticks since boot (/proc/PID/stat field 22), or None if gone.
+
+    Stored with a pid so that after a crash a reused pid is not mistaken for our orphan.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after its closing ')'.
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return int(fields[19])
