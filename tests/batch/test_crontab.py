@@ -710,3 +710,123 @@ def test_any_input_gives_a_valid_document_or_located_errors(sources: list[Cronta
             isinstance(command, list) and len(command) == 3 and command[1] == "-c"
         )
     CronjobManager.model_validate(result.document)
+
+
+def robfig_values(text: str, field: int) -> set[int]:
+    """The values robfig/cron v3 matches for one field (the input is known to be valid)."""
+    (low, high), names = _ROBFIG_RANGES[field], _ROBFIG_NAMES[field]
+    values: set[int] = set()
+    for item in text.split(","):
+        base, _, step = item.partition("/")
+        if base in ("*", "?"):
+            start, end = low, high
+        else:
+            bounds = [int(b) if b.isdigit() else names[b.lower()] for b in base.split("-")]
+            start, end = bounds[0], bounds[-1]
+            if step and len(bounds) == 1:
+                end = high
+        values.update(range(start, end + 1, int(step or 1)))
+    return values
+
+
+VIXIE_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+MONTH_NAMES = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+DAY_NAMES = "sun mon tue wed thu fri sat".split()
+
+
+@st.composite
+def vixie_field(draw: st.DrawFn, field: int) -> tuple[str, set[int]]:
+    """A valid Vixie field and the values Vixie cron matches for it."""
+    low, high = VIXIE_RANGES[field]
+
+    def spell(value: int) -> str:
+        if field == 3 and draw(st.booleans()):
+            name = MONTH_NAMES[value - 1]
+        elif field == 4 and value < 7 and draw(st.booleans()):
+            name = DAY_NAMES[value]
+        else:
+            return str(value)
+        return draw(st.sampled_from([name, name.upper(), name.title()]))
+
+    items: list[str] = []
+    values: set[int] = set()
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["star", "one", "range"]))
+        step = draw(st.one_of(st.none(), st.integers(1, high - low + 1)))
+        suffix = f"/{step}" if step else ""
+        if kind == "star":
+            items.append("*" + suffix)
+            values.update(range(low, high + 1, step or 1))
+        elif kind == "one":
+            value = draw(st.integers(low, high))
+            items.append(spell(value))
+            values.add(value)
+        else:
+            a = draw(st.integers(low, high))
+            b = draw(st.integers(a, high))
+            items.append(f"{spell(a)}-{spell(b)}{suffix}")
+            values.update(range(a, b + 1, step or 1))
+    return ",".join(items), values
+
+
+SAFE_TEXT = st.text(st.characters(codec="utf-8", exclude_characters="\x00\n\r"), max_size=30)
+
+
+@st.composite
+def valid_crontab(draw: st.DrawFn) -> tuple[str, bool, list[list[set[int]]]]:
+    """A crontab that cron accepts, and the values each job's schedule matches."""
+    system = draw(st.booleans())
+    out: list[str] = []
+    expected: list[list[set[int]]] = []
+    for _ in range(draw(st.integers(1, 12))):
+        kind = draw(st.sampled_from(["job", "job", "job", "macro", "env", "comment", "blank"]))
+        user = draw(st.sampled_from(["root", "app"])) + " " if system else ""
+        command = "run " + draw(SAFE_TEXT)
+        if kind == "job":
+            fields = [draw(vixie_field(i)) for i in range(5)]
+            out.append(" ".join(f for f, _ in fields) + f" {user}{command}")
+            expected.append([v if i < 4 else {0 if d == 7 else d for d in v} for i, (_, v) in enumerate(fields)])
+        elif kind == "macro":
+            macro = draw(st.sampled_from(["@daily", "@hourly", "@weekly", "@monthly", "@yearly", "@reboot"]))
+            out.append(f"{macro} {user}{command}")
+            if macro != "@reboot":
+                expected.append([])  # the five-field spelling is checked by the table test
+        elif kind == "env":
+            name = draw(st.sampled_from(["PATH", "HOME", "APP_ENV", "SHELL", "CRON_TZ", "TZ", "MAILTO"]))
+            value = {
+                "SHELL": draw(st.sampled_from(["/bin/sh", "/bin/bash"])),
+                "CRON_TZ": draw(st.sampled_from(["UTC", "Asia/Tokyo", ""])),
+                "TZ": draw(st.sampled_from(["Europe/Paris", ":UTC"])),
+            }.get(name, "v" + draw(SAFE_TEXT))
+            out.append(f"{name}{draw(st.sampled_from(['=', ' = ']))}{value}")
+        elif kind == "comment":
+            out.append("#" + draw(SAFE_TEXT))
+        else:
+            out.append(draw(st.sampled_from(["", "  ", "\t"])))
+    return "\n".join(out), system, expected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(crontabs=st.lists(valid_crontab(), min_size=1, max_size=3))
+def test_valid_crontabs_import_every_job_with_the_same_days_and_times(
+    crontabs: list[tuple[str, bool, list[list[set[int]]]]],
+) -> None:
+    sources = [CrontabSource(f"f{i}", text, system) for i, (text, system, _) in enumerate(crontabs)]
+    expected = [e for _, _, per_file in crontabs for e in per_file]
+    result = import_crontabs(sources)
+
+    if not expected:
+        assert lines(result.errors) == [f"no jobs to import ({', '.join(s.path for s in sources)})"]
+        return
+    assert result.errors == []
+    spec = result.document["spec"]
+    assert len(spec["jobs"]) == len(expected)
+    names = [j["name"] for j in spec["jobs"]]
+    assert len(names) == len(set(names))
+    for item, sets in zip(spec["jobs"], expected, strict=True):
+        assert len(item["name"]) <= 52 and NAME.match(item["name"]), item["name"]
+        assert robfig_valid(item["schedule"]), item["schedule"]
+        if sets:
+            fields = item["schedule"].split(" ")
+            assert [robfig_values(f, i) for i, f in enumerate(fields)] == sets, item["schedule"]
+    CronjobManager.model_validate(result.document)

@@ -159,6 +159,7 @@ class _Element:
     text: str
     values: frozenset[int]
     star: bool
+    end: int  # the range's last value as written, which robfig also checks
 
 
 def _number(token: str, spec: _FieldSpec) -> int:
@@ -204,7 +205,7 @@ def _element(text: str, spec: _FieldSpec) -> _Element:
         if not 1 <= parsed_step <= size:
             raise _LineError(f"step {step_text} must be between 1 and {size}")
         step = parsed_step
-    return _Element(text, frozenset(range(start, end + 1, step)), star)
+    return _Element(text, frozenset(range(start, end + 1, step)), star, end)
 
 
 def _parse_field(text: str, spec: _FieldSpec) -> list[_Element]:
@@ -237,11 +238,11 @@ def _compress(values: set[int]) -> str:
 
 
 def _robfig_day_of_week(elements: list[_Element]) -> str:
-    """robfig allows 0-6 only: items that reach 7 (Vixie's other Sunday) are rewritten with 0."""
+    """robfig allows 0-6 only: items that name 7 (Vixie's other Sunday) are rewritten with 0."""
     out: list[str] = []
     for e in elements:
         # '*' and '*/n' mean the same day set in both systems (7 only ever duplicates 0).
-        if e.star or 7 not in e.values:
+        if e.star or e.end != 7:
             out.append(e.text)
         else:
             out.append(_compress({0 if v == 7 else v for v in e.values}))

@@ -1,0 +1,111 @@
+"""SIGKILL the engine and start it again: no scheduled time runs twice, nothing is lost."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.batch.enginekit import rows, spec_file
+from tests.batch.test_engine import alive
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def start(home: Path, spec: Path, at: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.batch.engine_harness", str(home), str(spec), at],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line == "started\n", proc.stderr.read() if proc.stderr else line
+    return proc
+
+
+def wait_until(check: Any, timeout: float = 15.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def runs(home: Path) -> list[dict[str, Any]]:
+    return rows(home, "SELECT * FROM batch_runs ORDER BY id")
+
+
+def test_sigkill_then_restart_loses_nothing_and_runs_nothing_twice(tmp_path: Path) -> None:
+    log = tmp_path / "quick.log"
+    spec = spec_file(
+        tmp_path,
+        f"""  defaults:
+    startingDeadlineSeconds: 60
+  jobs:
+    - name: quick
+      schedule: "* * * * *"
+      command: 'echo "$SENGU_SCHEDULED_AT $SENGU_ATTEMPT" >> {log}'
+    - name: long
+      schedule: "* * * * *"
+      command: 'echo "$SENGU_ATTEMPT" >> {tmp_path}/long.log; exec sleep 30'
+""",
+    )
+    home = tmp_path / "home"
+    # The engine starts two seconds before 00:01: both jobs fire at 00:01.
+    first = start(home, spec, "2026-01-01T00:00:58+00:00")
+    try:
+        wait_until(lambda: log.exists() and (tmp_path / "long.log").exists(), what="both jobs started")
+        long_attempt = wait_until(
+            lambda: rows(home, "SELECT * FROM batch_attempts a JOIN batch_runs r ON r.id = a.run_id"
+                     " WHERE r.job = 'long' AND a.pgid IS NOT NULL"), what="pgid recorded")[0]
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    orphan = long_attempt["pgid"]
+    assert alive(orphan), "the long job should outlive the killed engine (own process group)"
+
+    # Restart a little later, still inside minute 00:01: nothing new is due, the lost run resumes.
+    second = start(home, spec, "2026-01-01T00:01:10+00:00")
+    try:
+        wait_until(lambda: (tmp_path / "long.log").read_text().split() == ["1", "2"], what="long resumed")
+        assert not alive(orphan), "the orphaned process group must be killed on restart"
+    finally:
+        second.send_signal(signal.SIGKILL)
+        second.wait()
+
+    # Restart after five minutes of downtime: 00:02..00:05 are due; only 00:06-60s..00:06 may run.
+    third = start(home, spec, "2026-01-01T00:06:20+00:00")
+    try:
+        wait_until(lambda: len(log.read_text().splitlines()) == 2, what="catch-up run of quick")
+        third.send_signal(signal.SIGTERM)
+        assert third.wait(timeout=15) == 0
+    finally:
+        if third.poll() is None:
+            third.kill()
+
+    quick = [r for r in runs(home) if r["job"] == "quick"]
+    by_time = {r["scheduled_at"][11:16]: r["status"] for r in quick}
+    assert by_time == {
+        "00:01": "succeeded", "00:02": "missed", "00:03": "missed", "00:04": "missed", "00:05": "missed",
+        "00:06": "succeeded",
+    }
+    assert log.read_text().splitlines() == [
+        "2026-01-01T00:01:00.000+00:00 1",
+        "2026-01-01T00:06:00.000+00:00 1",
+    ]
+    long_runs = [r for r in runs(home) if r["job"] == "long"]
+    first_long = long_runs[0]
+    assert first_long["scheduled_at"].startswith("2026-01-01T00:01:00") and first_long["lost_attempts"] >= 1
+    statuses = [a["status"] for a in rows(home, "SELECT status FROM batch_attempts WHERE run_id = ? ORDER BY attempt",
+                                          (first_long["id"],))]
+    assert statuses[:2] == ["lost", "lost"]
+    # One row per scheduled time: the unique index held across three engines.
+    keys = [(r["job"], r["scheduled_at"]) for r in runs(home) if r["trigger"] == "schedule"]
+    assert len(keys) == len(set(keys))
+    for pid_row in rows(home, "SELECT pgid FROM batch_attempts WHERE pgid IS NOT NULL"):
+        assert not alive(pid_row["pgid"])
