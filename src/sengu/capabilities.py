@@ -51,7 +51,8 @@ def load(paths: Sequence[str | Path], *, only: str | None = None) -> Loaded:
                 continue
             first = seen.setdefault((res.kind, res.name), str(doc.locate(("metadata", "name"))))
             if first != str(doc.locate(("metadata", "name"))):
-                problems.append(doc.problem(("metadata", "name"), f"{res.kind} {res.name!r} is also defined at {first}"))
+                message = f"{res.kind} {res.name!r} is also defined at {first}"
+                problems.append(doc.problem(("metadata", "name"), message))
                 continue
             package, loader, _ = KINDS[res.kind]
             obj = collect(problems, _attr(package, loader), doc)

@@ -76,7 +76,9 @@ NO_ZONE = (
 
 
 def test_user_crontab_becomes_the_expected_document() -> None:
-    result = one(fixture("deploy.crontab"), path="deploy.crontab", name="legacy-cron", image="registry.example.com/app:1")
+    result = one(
+        fixture("deploy.crontab"), path="deploy.crontab", name="legacy-cron", image="registry.example.com/app:1"
+    )
 
     assert result.errors == []
     assert result.document == yaml.safe_load(fixture("deploy.expected.yaml"))
@@ -159,8 +161,7 @@ def test_every_bad_line_of_every_file_is_reported_and_there_is_no_document() -> 
         "broken-user.crontab:6: day-of-week field '8': 8 is out of range 0-7",
         "broken-user.crontab:7: unknown schedule '@fortnightly': use five time fields or one of @yearly, "
         "@annually, @monthly, @weekly, @daily, @midnight, @hourly, @reboot",
-        "broken-user.crontab:8: expected five time fields and then a command, or an environment setting "
-        "NAME=value",
+        "broken-user.crontab:8: expected five time fields and then a command, or an environment setting NAME=value",
         "broken-user.crontab:9: minute field '5/10': a step needs a range or '*' before it (e.g. 5-59/10)",
         "broken-user.crontab:10: day-of-week field 'fri-sun': the range runs backwards (5 > 0); Sunday is "
         "also 7, e.g. fri-7",
@@ -176,7 +177,7 @@ def test_every_bad_line_of_every_file_is_reported_and_there_is_no_document() -> 
 
 
 def test_a_file_without_jobs_is_an_error_when_nothing_else_has_jobs() -> None:
-    result = one("# nothing here\nMAILTO=\"\"\n@reboot /bin/true\n", path="empty.crontab")
+    result = one('# nothing here\nMAILTO=""\n@reboot /bin/true\n', path="empty.crontab")
     assert lines(result.errors) == ["no jobs to import (empty.crontab)"]
     assert "empty.crontab: no jobs to import in this file" in lines(result.warnings)
 
@@ -211,6 +212,8 @@ def test_priority_goes_on_every_job() -> None:
         ("0 0 * * 5-7", "0 0 * * 0,5-6"),
         ("0 0 * * 1-7/2", "0 0 * * 0-1,3,5"),
         ("0 0 * * 0-7", "0 0 * * 0-6"),
+        ("0 0 * * 0-7/2", "0 0 * * 0,2,4,6"),  # 7 is not matched, but robfig rejects it in a range
+        ("0 0 * * 6-7/2", "0 0 * * 6"),
         ("0 0 * * mon-7", "0 0 * * 0-6"),
         ("0 0 * * 1,7", "0 0 * * 1,0"),
         ("0 0 * * */2", "0 0 * * */2"),
@@ -291,16 +294,7 @@ def test_day_rule_difference_is_a_warning(dom: str, dow: str, differs: bool) -> 
 
 
 def test_env_lines_apply_to_the_jobs_after_them() -> None:
-    text = (
-        "A=1\n"
-        "0 0 * * * first\n"
-        "  B = two words  \n"
-        "C='  padded '\n"
-        'D=""\n'
-        "0 1 * * * second\n"
-        "A=3\n"
-        "0 2 * * * third\n"
-    )
+    text = "A=1\n0 0 * * * first\n  B = two words  \nC='  padded '\nD=\"\"\n0 1 * * * second\nA=3\n0 2 * * * third\n"
     spec = one(text).document["spec"]
     envs = [j.get("env", {}) | spec.get("defaults", {}).get("env", {}) for j in spec["jobs"]]
     assert envs == [
@@ -320,14 +314,7 @@ def test_common_env_moves_to_defaults_and_the_rest_stays_on_the_job() -> None:
 
 
 def test_cron_tz_and_tz_set_the_zone_and_cron_tz_wins() -> None:
-    text = (
-        "TZ=:Europe/Paris\n"
-        "0 0 * * * a\n"
-        "CRON_TZ=Asia/Tokyo\n"
-        "0 1 * * * b\n"
-        "CRON_TZ=\n"
-        "0 2 * * * c\n"
-    )
+    text = "TZ=:Europe/Paris\n0 0 * * * a\nCRON_TZ=Asia/Tokyo\n0 1 * * * b\nCRON_TZ=\n0 2 * * * c\n"
     spec = one(text).document["spec"]
     assert [j.get("timeZone") for j in spec["jobs"]] == ["Europe/Paris", "Asia/Tokyo", "Europe/Paris"]
     # TZ is also the job's environment, as it was under cron; CRON_TZ only sets the schedule's zone.
@@ -397,7 +384,7 @@ def run(command: str | list[str]) -> str:
         # Other backslashes stay as they are.
         ("cat%a\\b", "a\\b\n"),
         # Quotes, $, backticks and globs in stdin are data, not shell.
-        ("cat%it's \"$HOME\" `id` *", "it's \"$HOME\" `id` *\n"),
+        ('cat%it\'s "$HOME" `id` *', 'it\'s "$HOME" `id` *\n'),
         # The whole command gets stdin, not only its first part.
         ('read a; read b; echo "$b-$a"%x%y', "y-x\n"),
         ("cat # a comment%data", "data\n"),
@@ -418,7 +405,7 @@ def test_escaped_percent_without_stdin_is_a_literal_percent() -> None:
 def test_percent_with_bash_and_with_a_non_posix_shell() -> None:
     bash = shutil.which("bash")
     assert bash is not None
-    argv = job(f"SHELL={bash}\n* * * * * cat <<< \"$(cat)\" %here'string")["command"]
+    argv = job(f'SHELL={bash}\n* * * * * cat <<< "$(cat)" %here\'string')["command"]
     assert argv[:2] == [bash, "-c"]
     assert run(argv) == "here'string\n"
     # python is no POSIX shell: /bin/sh feeds stdin and passes the command to it.
@@ -528,7 +515,7 @@ def test_cron_d_file_that_debian_cron_skipped_is_flagged() -> None:
         ("0 0 * * * python3 -m app.tasks purge", "app-tasks-purge"),
         ("0 0 * * * perl -e 'print 1'", "perl"),
         ("0 0 * * * test -x /usr/sbin/anacron || run-parts --report /etc/cron.daily", "run-parts-report"),
-        ("0 0 * * * mysql -e \"SELECT 1\" --batch app", "mysql-batch-app"),
+        ('0 0 * * * mysql -e "SELECT 1" --batch app', "mysql-batch-app"),
         ("0 0 * * * ./RunThis_Now 12 --dry-run", "runthis-now-dry-run"),
         ("0 0 * * * $HOME/bin/x.sh", "x"),
         ("0 0 * * * >/dev/null", "job"),
@@ -553,7 +540,9 @@ def test_long_names_are_cut_with_a_stable_hash() -> None:
     assert names[2] != names[0] and names[2].endswith("-2") and len(names[2]) <= 52
     assert all(NAME.match(n) for n in names)
     # Stable: the same input gives the same names.
-    assert names == [j["name"] for j in jobs(f"# {long_a}\n0 0 * * * a\n# {long_b}\n0 1 * * * b\n# {long_a}\n0 2 * * * c\n")]
+    assert names == [
+        j["name"] for j in jobs(f"# {long_a}\n0 0 * * * a\n# {long_b}\n0 1 * * * b\n# {long_a}\n0 2 * * * c\n")
+    ]
 
 
 def test_a_cut_never_leaves_a_dash_before_the_hash() -> None:
@@ -607,8 +596,11 @@ _ROBFIG_NAMES = [
     {},
     {},
     {},
-    {m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)},
-    {d: i for i, d in enumerate("sun mon tue wed thu fri sat".split())},
+    {
+        m: i
+        for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)
+    },
+    {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])},
 ]
 
 
@@ -662,9 +654,9 @@ COMMAND = st.one_of(
 )
 LINE = st.one_of(
     st.tuples(st.lists(FIELDS, min_size=4, max_size=6).map(" ".join), COMMAND).map(" ".join),
-    st.tuples(st.lists(FIELDS, min_size=5, max_size=5).map(" ".join), st.sampled_from(["root", "app", ""]), COMMAND).map(
-        " ".join
-    ),
+    st.tuples(
+        st.lists(FIELDS, min_size=5, max_size=5).map(" ".join), st.sampled_from(["root", "app", ""]), COMMAND
+    ).map(" ".join),
     st.tuples(st.sampled_from(["@daily", "@reboot", "@hourly", "@weekly", "@foo", "@"]), COMMAND).map(" ".join),
     st.tuples(
         st.sampled_from(["PATH", "SHELL", "CRON_TZ", "TZ", "MAILTO", "A B", "1X", "HOME", "'Q'", '"']),
@@ -730,8 +722,8 @@ def robfig_values(text: str, field: int) -> set[int]:
 
 
 VIXIE_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
-MONTH_NAMES = "jan feb mar apr may jun jul aug sep oct nov dec".split()
-DAY_NAMES = "sun mon tue wed thu fri sat".split()
+MONTH_NAMES = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+DAY_NAMES = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
 
 @st.composite

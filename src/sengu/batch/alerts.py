@@ -107,7 +107,7 @@ class EngineHooks:
             return None
         return self._sentry[(cfg.dsn.file, cfg.dsn.env, cfg.environment)]
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, object], what: str) -> None:
         async def guarded() -> None:
             try:
                 await coro
@@ -176,10 +176,8 @@ class EngineHooks:
 
     def run_not_started(self, plan: JobPlan, scheduled_at: datetime, status: str, reason: str) -> None:
         self.metrics.missed.labels(plan.manager, plan.name, status).inc()
-        self._notify(
-            plan, "missed",
-            f":warning: *{plan.key}* did not run at {scheduled_at.astimezone(plan.zone).isoformat()}: {status} ({reason}).",
-        )
+        when = scheduled_at.astimezone(plan.zone).isoformat()
+        self._notify(plan, "missed", f":warning: *{plan.key}* did not run at {when}: {status} ({reason}).")
 
     # --- messages ---------------------------------------------------------------------------------
     def _notify(self, plan: JobPlan, event: str, text: str, log_path: str | None = None) -> None:

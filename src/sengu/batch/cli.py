@@ -177,7 +177,7 @@ def list_(files: Files, home: Home = None, output: Output = "table") -> None:
     managers = _managers(files)
     runs = RunStore(Store(home))
     now = datetime.now(UTC)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for m in managers:
         last = runs.last_runs(m.name)
         for p in m.jobs:

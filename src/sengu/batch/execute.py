@@ -160,7 +160,9 @@ async def execute(
             proc = await procs.start(spec, on_output=on_output)
         except procs.ProcStartError as exc:
             hooks.attempt_finished(plan, run, attempt_no)
-            result_exit, result_sig, timed_out = 127, None, False
+            result_exit: int | None = 127
+            result_sig: int | None = None
+            timed_out = False
             reason = str(exc)
             runs.finish_attempt(attempt_id, "failed", clock.now(), exit_code=127, reason=reason)
             path.parent.mkdir(parents=True, exist_ok=True)

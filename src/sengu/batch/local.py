@@ -14,23 +14,21 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 
 from prometheus_client import CollectorRegistry
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
 
 from sengu.batch.alerts import EngineHooks
 from sengu.batch.execute import DEFAULT_LOG_CAP, NoHooks, Outcome, RunControl, RunHooks, execute
-from sengu.batch.policy import MAX_LOST_ATTEMPTS, catch_up
 from sengu.batch.metrics import BatchMetrics
+from sengu.batch.policy import MAX_LOST_ATTEMPTS, catch_up
 from sengu.batch.resolve import JobPlan, Manager
 from sengu.batch.runs import RunStore
 from sengu.core import procs
 from sengu.core.clock import Clock
 from sengu.core.store import Store
-
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
 
 log = logging.getLogger("sengu.batch")
 

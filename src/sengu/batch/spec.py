@@ -96,7 +96,7 @@ NotifyEvent = Literal["failure", "missed", "recovery", "success"]
 class SlackNotifications(Model):
     webhook_url: SecretSource = Field(description="Slack incoming-webhook URL, from a file or env var.")
     on: list[NotifyEvent] = Field(
-        default_factory=lambda: ["failure", "missed"],
+        default_factory=lambda: list[NotifyEvent](["failure", "missed"]),
         description="Events that send a message: failure (final, after retries), missed, recovery, success.",
     )
 
