@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from sengu import __version__
@@ -97,9 +96,12 @@ def up(
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: user errors print one line each and exit 2; failures exit 1; never a traceback."""
+    """Entry point: user errors print one line each and exit 2; failures exit 1; never a traceback.
+
+    Usage errors (bad options) are Typer's own and also exit 2.
+    """
     try:
-        rv = app(args=argv, standalone_mode=False)
+        app(args=argv)
     except UserError as exc:
         for line in exc.lines():
             print(f"error: {line}", file=sys.stderr)
@@ -107,14 +109,6 @@ def main(argv: list[str] | None = None) -> None:
     except Failure as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
     except BrokenPipeError:
@@ -131,4 +125,3 @@ def main(argv: list[str] | None = None) -> None:
             file=sys.stderr,
         )
         sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)

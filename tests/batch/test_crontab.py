@@ -190,7 +190,7 @@ def test_a_file_without_jobs_is_an_error_when_nothing_else_has_jobs() -> None:
     ],
 )
 def test_bad_options_are_errors(kwargs: dict[str, str], message: str) -> None:
-    result = one("0 0 * * * true\n", **kwargs)
+    result = import_crontabs([CrontabSource("c", "0 0 * * * true\n", False)], **kwargs)
     assert result.document == {}
     assert any(str(e).startswith(message) for e in result.errors)
 

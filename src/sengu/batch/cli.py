@@ -25,7 +25,9 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-Files = Annotated[list[Path], typer.Argument(help="CronjobManager YAML file(s).", show_default=False)]
+Files = Annotated[
+    list[Path], typer.Argument(help="CronjobManager YAML file(s).", show_default=False, metavar="FILE...")
+]
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json.")]
 Home = Annotated[
     Path | None, typer.Option(envvar="SENGU_HOME", help="State directory (default ~/.local/state/sengu).",

@@ -9,11 +9,11 @@ Pure: the caller reads the files and writes the document. What this module decid
   host paths, MAILTO, non-root users, jobs without a time zone, and schedules whose days differ
   between Vixie cron and robfig/cron.
 
-Host paths are absolute paths (in words, after `=`, `:` or `,`) under these directories, which hold a
-machine's own users, configuration, state, logs and mounts, and so are not in a container image:
-/home, /root, /etc, /tmp, /var/tmp, /var/log, /var/spool, /var/lib, /var/run, /var/backups,
-/var/mail, /run, /srv, /mnt, /media. Program directories (/usr, /bin, /opt) are left out: an image
-built for the service is expected to carry its programs.
+Host paths are absolute paths (a whole word, or after '=', ':', ',' or '(' within one) under these
+directories, which hold a machine's own users, configuration, state, logs and mounts, and so are not
+in a container image: /home, /root, /etc, /tmp, /var/tmp, /var/log, /var/spool, /var/lib, /var/run,
+/var/backups, /var/mail, /run, /srv, /mnt, /media. Program directories (/usr, /bin, /opt) are left
+out: an image built for the service is expected to carry its programs.
 """
 
 from __future__ import annotations
@@ -301,9 +301,7 @@ def _schedule(fields: list[str]) -> tuple[_Schedule | None, list[str]]:
 # --- environment lines ---------------------------------------------------------------------------
 
 # Vixie's load_env: a name (maybe quoted) that stops at blanks or '=', blanks, '=', then the value.
-_ENV_LINE = re.compile(
-    r"""[ \t]*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^ \t="']+))[ \t]*=[ \t]*(?P<value>.*)"""
-)
+_ENV_LINE = re.compile(r"""[ \t]*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<bare>[^ \t="']+))[ \t]*=[ \t]*(?P<value>.*)""")
 _ENV_NAME = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")  # what Kubernetes accepts as an env var name
 
 
@@ -331,9 +329,7 @@ def _zone(variable: str, value: str) -> str | None:
         return None
     known = _known_zones()
     if (known and zone not in known) or (not known and not re.fullmatch(r"[A-Za-z0-9_+\-/]+", zone)):
-        raise _LineError(
-            f"{variable}={value!r} is not an IANA time zone name (Kubernetes needs one, e.g. Asia/Tokyo)"
-        )
+        raise _LineError(f"{variable}={value!r} is not an IANA time zone name (Kubernetes needs one, e.g. Asia/Tokyo)")
     return zone
 
 
@@ -469,9 +465,7 @@ _HOST_PATH = re.compile(
 
 def _command_warnings(command: str) -> list[str]:
     tokens = _lex(command)
-    targets = [
-        (i, t) for i, t in _output_targets(tokens) if t not in _NOT_FILES and not t.startswith("/dev/fd/")
-    ]
+    targets = [(i, t) for i, t in _output_targets(tokens) if t not in _NOT_FILES and not t.startswith("/dev/fd/")]
     messages: list[str] = []
     if targets:
         files = ", ".join(dict.fromkeys(t for _, t in targets))
@@ -488,8 +482,7 @@ def _command_warnings(command: str) -> list[str]:
     ]
     if paths:
         messages.append(
-            f"uses host paths {', '.join(dict.fromkeys(paths))}: "
-            "they must be in the image or mounted into the pod"
+            f"uses host paths {', '.join(dict.fromkeys(paths))}: they must be in the image or mounted into the pod"
         )
     return messages
 
@@ -621,9 +614,7 @@ def _simple_commands(tokens: list[_Token]) -> list[list[str]]:
 def _shell_option_command(words: list[str], i: int) -> str | None:
     """The command string of `-c CMD` (also '-lc', '--command') at words[i], if that is what it is."""
     opt = words[i]
-    takes_command = opt == "--command" or (
-        opt.startswith("-") and not opt.startswith("--") and "c" in opt[1:]
-    )
+    takes_command = opt == "--command" or (opt.startswith("-") and not opt.startswith("--") and "c" in opt[1:])
     return words[i + 1] if takes_command and i + 1 < len(words) else None
 
 
@@ -706,12 +697,7 @@ def _looks_like_entry(text: str) -> bool:
 
 
 def _comment_name(comment: str | None) -> str:
-    if (
-        not comment
-        or _HEADER_COMMENT.match(comment)
-        or _ENV_LINE.fullmatch(comment)
-        or _looks_like_entry(comment)
-    ):
+    if not comment or _HEADER_COMMENT.match(comment) or _ENV_LINE.fullmatch(comment) or _looks_like_entry(comment):
         return ""
     return _slug(comment)
 
@@ -855,13 +841,12 @@ class _Importer:
             fields = re.split(r"[ \t]+", line, maxsplit=5)
             if len(fields) < 6 or not fields[5].strip():
                 what = "a user and a command" if system else "a command"
-                raise _LineError(
-                    f"expected five time fields and then {what}, or an environment setting NAME=value"
-                )
+                raise _LineError(f"expected five time fields and then {what}, or an environment setting NAME=value")
             parsed, problems = _schedule(fields[:5])
             if parsed is None:
                 raise _LineError("; ".join(problems))
             schedule, rest = parsed, fields[5]
+        user = "root"  # a user crontab's jobs ran as its owner, which the import cannot know
         if system:
             user, _, rest = _split_word(rest)
             if not rest.strip():
@@ -875,7 +860,7 @@ class _Importer:
             self.warn(index, location, message)
         if schedule.day_warning:
             self.warn(index, location, schedule.day_warning)
-        if system and user != "root":
+        if user != "root":
             self.users.setdefault(user, _User(index, location)).jobs += 1
         shell = state.shell
         if stdin is None:
@@ -904,14 +889,10 @@ class _Importer:
         self.names.add(candidate)
         return candidate
 
-    def result(
-        self, sources: list[CrontabSource], name: str, image: str | None, priority: str
-    ) -> ImportResult:
+    def result(self, sources: list[CrontabSource], name: str, image: str | None, priority: str) -> ImportResult:
         if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
             self.errors.append(
-                Problem(
-                    f"name {name!r} is not a valid Kubernetes name: lowercase letters, digits, '-' and '.'"
-                )
+                Problem(f"name {name!r} is not a valid Kubernetes name: lowercase letters, digits, '-' and '.'")
             )
         if priority not in PRIORITY_ORDER:
             self.errors.append(Problem(f"priority {priority!r} is not one of {', '.join(PRIORITY_ORDER)}"))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
+
+from sengu.batch.schedule import ScheduleError, load_zone, parse
 
 KIND = "CronjobManager"
 MAX_JOB_NAME = 52  # a CronJob's name is limited to 52 characters (its Jobs append 11)
@@ -64,6 +67,28 @@ def _quantities(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _cron(value: str) -> str:
+    # Syntax only, so these problems are reported with every other field problem at once. H is expanded
+    # with the job's name later (resolve.py); any seed shows whether the H forms are well made.
+    try:
+        parse(value, "UTC", seed="validation")
+    except ScheduleError as exc:
+        raise ValueError(f"{value!r}: {exc}") from None
+    return value
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone(value: str) -> str:
+    try:
+        load_zone(value)
+    except ScheduleError as exc:
+        raise ValueError(str(exc)) from None
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_cron)]
+TimeZone = Annotated[str, AfterValidator(_zone)]
 JobName = Annotated[str, AfterValidator(_job_name)]
 ResourceName = Annotated[str, AfterValidator(_resource_name)]
 Command = Annotated[str | list[str], AfterValidator(_command)]
@@ -136,7 +161,7 @@ class JobSettings(Model):
     working_dir: str | None = None
     env: EnvVars | None = None
     resources: Resources | None = None
-    time_zone: str | None = Field(default=None, description="IANA time zone of the schedule (default UTC).")
+    time_zone: TimeZone | None = Field(default=None, description="IANA time zone of the schedule (default UTC).")
     concurrency_policy: ConcurrencyPolicy | None = Field(
         default=None, description="Allow, Forbid (default: never overlap) or Replace."
     )
@@ -169,8 +194,8 @@ class OnFailure(Model):
 class Job(JobSettings):
     name: JobName
     command: Command = Field(description="A string runs with /bin/sh -c; a list is the argv.")
-    schedule: str | None = Field(default=None, description="Cron expression (5 fields or @macro; H hashes).")
-    schedules: list[str] | None = Field(default=None, min_length=1, description="Several cron expressions.")
+    schedule: Cron | None = Field(default=None, description="Cron expression (5 fields or @macro; H hashes).")
+    schedules: list[Cron] | None = Field(default=None, min_length=1, description="Several cron expressions.")
     priority: Priority = Field(default="high", description="Migration order: low moves first, high last.")
     suspend: bool = False
     on_failure: OnFailure | None = None

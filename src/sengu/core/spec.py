@@ -172,6 +172,7 @@ def validate(doc: Document, model: type[M], *, data: Any = None, loc_prefix: Loc
                 continue
             seen.add((loc, message))
             problems.append(doc.problem(loc, message, key=at_key))
+        problems.sort(key=lambda p: (p.location.line or 0, p.location.col or 0) if p.location else (0, 0))
         raise UserError(problems) from None
 
 
