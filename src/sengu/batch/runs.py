@@ -246,10 +246,10 @@ class RunStore:
         return [dict(r) for r in rows]
 
     def last_runs(self, manager: str) -> dict[str, dict[str, Any]]:
-        """The latest run of each job of a manager."""
+        """The latest run of each job of a manager (recovery runs are not the job's own)."""
         rows = self.store.query(
             "SELECT r.* FROM batch_runs r JOIN (SELECT job, MAX(id) AS id FROM batch_runs WHERE manager = ?"
-            " AND status NOT IN ('missed') GROUP BY job) m ON m.id = r.id",
+            " AND trigger != 'recovery' GROUP BY job) m ON m.id = r.id",
             (manager,),
         )
         return {r["job"]: dict(r) for r in rows}
