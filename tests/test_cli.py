@@ -47,7 +47,10 @@ def test_validate_ok_and_errors(tmp_path: Path) -> None:
     ok = sengu("batch", "validate", str(EXAMPLES / "cronjobs.yaml"))
     assert ok.returncode == 0, ok.stderr
     assert "12 jobs, 10 active, 2 suspended" in ok.stdout
-    bad = write(tmp_path, "  jobs:\n    - {name: a, command: x, schedule: '* * *'}\n    - {name: B, command: x, schedule: '@daily'}\n")
+    bad = write(
+        tmp_path,
+        "  jobs:\n    - {name: a, command: x, schedule: '* * *'}\n    - {name: B, command: x, schedule: '@daily'}\n",
+    )
     result = sengu("batch", "validate", str(bad))
     assert result.returncode == 2
     lines = result.stderr.splitlines()
@@ -104,10 +107,14 @@ def test_next_json(tmp_path: Path) -> None:
     result = sengu("batch", "next", str(spec), "--count", "3", "--from", "2026-11-01T00:00:00-04:00", "-o", "json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == [
-        {"job": "nightly", "times": ["2026-11-01T01:30:00-04:00", "2026-11-01T01:30:00-05:00",
-                                     "2026-11-02T01:30:00-05:00"]},
-        {"job": "hourly", "times": ["2026-11-01T01:00:00-04:00", "2026-11-01T01:30:00-04:00",
-                                    "2026-11-01T01:00:00-05:00"]},
+        {
+            "job": "nightly",
+            "times": ["2026-11-01T01:30:00-04:00", "2026-11-01T01:30:00-05:00", "2026-11-02T01:30:00-05:00"],
+        },
+        {
+            "job": "hourly",
+            "times": ["2026-11-01T01:00:00-04:00", "2026-11-01T01:30:00-04:00", "2026-11-01T01:00:00-05:00"],
+        },
     ]
     bad = sengu("batch", "next", str(spec), "--from", "yesterday")
     assert bad.returncode == 2 and "--from: 'yesterday' is not an ISO 8601" in bad.stderr
@@ -131,7 +138,11 @@ def test_run_history_logs(tmp_path: Path) -> None:
     history = sengu("batch", "history", "fails", "-o", "json", home=home)
     (row,) = json.loads(history.stdout)
     assert {k: row[k] for k in ("job", "attempt", "status", "exit_code", "trigger")} == {
-        "job": "fails", "attempt": 1, "status": "failed", "exit_code": 3, "trigger": "manual"
+        "job": "fails",
+        "attempt": 1,
+        "status": "failed",
+        "exit_code": 3,
+        "trigger": "manual",
     }
     assert set(row) >= {"job", "run_id", "scheduled_at", "started_at", "finished_at", "attempt", "status", "exit_code"}
     logs = sengu("batch", "logs", "fails", home=home)
@@ -168,7 +179,11 @@ def test_up_serves_health_and_metrics_and_drains_on_sigterm(tmp_path: Path) -> N
     env = dict(os.environ, SENGU_HOME=str(tmp_path / "home"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "sengu", "up", str(EXAMPLES / "cronjobs.yaml"), "--port", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 20

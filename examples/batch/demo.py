@@ -80,10 +80,12 @@ def main() -> None:
     now = time.time()
     default = 60 - now % 60 + 45  # the next minute's jobs, their retries and the deadline kill
     seconds = float(os.environ.get("DEMO_SECONDS", default))
-    print(f"$ sengu up {SPEC.relative_to(ROOT)} --port {port}    # for {seconds:.0f} s; the next minute starts in "
-          f"{60 - now % 60:.0f} s", flush=True)
-    engine = subprocess.Popen([sys.executable, "-m", "sengu", "up", str(SPEC), "--port", str(port)],
-                              env=ENV, cwd=ROOT)
+    print(
+        f"$ sengu up {SPEC.relative_to(ROOT)} --port {port}    # for {seconds:.0f} s; the next minute starts in "
+        f"{60 - now % 60:.0f} s",
+        flush=True,
+    )
+    engine = subprocess.Popen([sys.executable, "-m", "sengu", "up", str(SPEC), "--port", str(port)], env=ENV, cwd=ROOT)
     end = time.monotonic() + seconds
     try:
         while time.monotonic() < end:
@@ -100,10 +102,10 @@ def main() -> None:
     sengu("batch", "list", str(SPEC))
     print(
         f"""
-Where to look next (state is in {STATE / 'home'}):
-  SENGU_HOME={STATE / 'home'} .venv/bin/sengu batch history import-orders
-  SENGU_HOME={STATE / 'home'} .venv/bin/sengu batch logs rebuild-search-index
-  SENGU_HOME={STATE / 'home'} .venv/bin/sengu up {SPEC.relative_to(ROOT)}      # /metrics, /healthz on :8080
+Where to look next (state is in {STATE / "home"}):
+  SENGU_HOME={STATE / "home"} .venv/bin/sengu batch history import-orders
+  SENGU_HOME={STATE / "home"} .venv/bin/sengu batch logs rebuild-search-index
+  SENGU_HOME={STATE / "home"} .venv/bin/sengu up {SPEC.relative_to(ROOT)}      # /metrics, /healthz on :8080
   docs/batch.md — the spec, schedules, the engine and the migration workflow"""
     )
 

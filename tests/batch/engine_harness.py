@@ -33,8 +33,9 @@ async def main(home: str, spec: str, start: str) -> None:
     lock = EngineLock(store.home)
     lock.acquire()
     clock = ShiftedClock(datetime.fromisoformat(start))
-    engine = build_engine(capabilities.load([spec]).of("CronjobManager"), store=store, clock=clock,
-                          registry=CollectorRegistry())
+    engine = build_engine(
+        capabilities.load([spec]).of("CronjobManager"), store=store, clock=clock, registry=CollectorRegistry()
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     import signal

@@ -18,7 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 def start(home: Path, spec: Path, at: str) -> subprocess.Popen[str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.batch.engine_harness", str(home), str(spec), at],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -61,8 +64,13 @@ def test_sigkill_then_restart_loses_nothing_and_runs_nothing_twice(tmp_path: Pat
     try:
         wait_until(lambda: log.exists() and (tmp_path / "long.log").exists(), what="both jobs started")
         long_attempt = wait_until(
-            lambda: rows(home, "SELECT * FROM batch_attempts a JOIN batch_runs r ON r.id = a.run_id"
-                     " WHERE r.job = 'long' AND a.pgid IS NOT NULL"), what="pgid recorded")[0]
+            lambda: rows(
+                home,
+                "SELECT * FROM batch_attempts a JOIN batch_runs r ON r.id = a.run_id"
+                " WHERE r.job = 'long' AND a.pgid IS NOT NULL",
+            ),
+            what="pgid recorded",
+        )[0]
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
@@ -91,7 +99,11 @@ def test_sigkill_then_restart_loses_nothing_and_runs_nothing_twice(tmp_path: Pat
     quick = [r for r in runs(home) if r["job"] == "quick"]
     by_time = {r["scheduled_at"][11:16]: r["status"] for r in quick}
     assert by_time == {
-        "00:01": "succeeded", "00:02": "missed", "00:03": "missed", "00:04": "missed", "00:05": "missed",
+        "00:01": "succeeded",
+        "00:02": "missed",
+        "00:03": "missed",
+        "00:04": "missed",
+        "00:05": "missed",
         "00:06": "succeeded",
     }
     assert log.read_text().splitlines() == [
@@ -101,8 +113,10 @@ def test_sigkill_then_restart_loses_nothing_and_runs_nothing_twice(tmp_path: Pat
     long_runs = [r for r in runs(home) if r["job"] == "long"]
     first_long = long_runs[0]
     assert first_long["scheduled_at"].startswith("2026-01-01T00:01:00") and first_long["lost_attempts"] >= 1
-    statuses = [a["status"] for a in rows(home, "SELECT status FROM batch_attempts WHERE run_id = ? ORDER BY attempt",
-                                          (first_long["id"],))]
+    statuses = [
+        a["status"]
+        for a in rows(home, "SELECT status FROM batch_attempts WHERE run_id = ? ORDER BY attempt", (first_long["id"],))
+    ]
     assert statuses[:2] == ["lost", "lost"]
     # One row per scheduled time: the unique index held across three engines.
     keys = [(r["job"], r["scheduled_at"]) for r in runs(home) if r["trigger"] == "schedule"]

@@ -154,13 +154,20 @@ def test_forbid_skips_and_replace_kills(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with running_engine(path, home, clock, drain_timeout=0.5):
             await advance(clock, 1)
-            await eventually(lambda: all(runs(home, j) and runs(home, j)[0]["attempts"] == 1
-                                         for j in ("forbid", "replace", "allow")))
+            await eventually(
+                lambda: all(runs(home, j) and runs(home, j)[0]["attempts"] == 1 for j in ("forbid", "replace", "allow"))
+            )
             await advance(clock, 60)
-            await eventually(lambda: len(runs(home, "forbid")) == 2 and len(runs(home, "replace")) == 2
-                             and runs(home, "replace")[0]["status"] == "replaced"
-                             and runs(home, "replace")[1]["attempts"] == 1 and len(runs(home, "allow")) == 2
-                             and runs(home, "allow")[1]["attempts"] == 1)
+            await eventually(
+                lambda: (
+                    len(runs(home, "forbid")) == 2
+                    and len(runs(home, "replace")) == 2
+                    and runs(home, "replace")[0]["status"] == "replaced"
+                    and runs(home, "replace")[1]["attempts"] == 1
+                    and len(runs(home, "allow")) == 2
+                    and runs(home, "allow")[1]["attempts"] == 1
+                )
+            )
 
     asyncio.run(scenario())
     forbid = runs(home, "forbid")

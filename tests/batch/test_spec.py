@@ -114,7 +114,9 @@ spec:
     assert lines[3].startswith("jobs.yaml:9:68: schedules: '@every 5m': @every is not supported")
     assert len(lines) == 4
     # Cross-job checks run once every field is valid.
-    lines = problems(text.replace("61 *", "1 *").replace("Mars/Olympus", "UTC").replace(', "0 0 31 2 *", "@every 5m"', ""))
+    lines = problems(
+        text.replace("61 *", "1 *").replace("Mars/Olympus", "UTC").replace(', "0 0 31 2 *", "@every 5m"', "")
+    )
     assert lines == ["jobs.yaml:8:14: duplicate job name 'a' (first used by jobs[0])"]
 
 
@@ -132,10 +134,14 @@ def test_name_longer_than_52_characters() -> None:
         ("    - name: x\n      command: ''\n      schedule: '* * * * *'\n", "command is empty"),
         ("    - name: x\n      command: []\n      schedule: '* * * * *'\n", "needs at least a program"),
         ("    - name: x\n      command: y\n      schedule: '* * * * *'\n      backoffLimit: -1\n", "backoffLimit"),
-        ("    - name: x\n      command: y\n      schedule: '* * * * *'\n      concurrencyPolicy: Never\n",
-         "concurrencyPolicy"),
-        ("    - name: x\n      command: y\n      schedule: '* * * * *'\n      resources: {limits: {memory: lots}}\n",
-         "not a Kubernetes quantity"),
+        (
+            "    - name: x\n      command: y\n      schedule: '* * * * *'\n      concurrencyPolicy: Never\n",
+            "concurrencyPolicy",
+        ),
+        (
+            "    - name: x\n      command: y\n      schedule: '* * * * *'\n      resources: {limits: {memory: lots}}\n",
+            "not a Kubernetes quantity",
+        ),
     ],
 )
 def test_bad_jobs(snippet: str, expected: str) -> None:

@@ -137,7 +137,9 @@ class EngineHooks:
             self._check_ins[run.id] = (check_in_id, self.clock.monotonic())
             self._spawn(
                 sentry.check_in(
-                    self.sentry_slug(plan), "in_progress", check_in_id=check_in_id,
+                    self.sentry_slug(plan),
+                    "in_progress",
+                    check_in_id=check_in_id,
                     monitor_config=self.monitor_config(plan),
                 ),
                 f"Sentry check-in for {plan.key}",
@@ -161,8 +163,10 @@ class EngineHooks:
             check_in_id, started = pending
             self._spawn(
                 sentry.check_in(
-                    self.sentry_slug(plan), "ok" if outcome.status == "succeeded" else "error",
-                    check_in_id=check_in_id, duration_s=max(0.0, self.clock.monotonic() - started),
+                    self.sentry_slug(plan),
+                    "ok" if outcome.status == "succeeded" else "error",
+                    check_in_id=check_in_id,
+                    duration_s=max(0.0, self.clock.monotonic() - started),
                 ),
                 f"Sentry check-in for {plan.key}",
             )

@@ -30,8 +30,8 @@ Files = Annotated[
 ]
 Output = Annotated[str, typer.Option("--output", "-o", help="table or json.")]
 Home = Annotated[
-    Path | None, typer.Option(envvar="SENGU_HOME", help="State directory (default ~/.local/state/sengu).",
-                              show_default=False)
+    Path | None,
+    typer.Option(envvar="SENGU_HOME", help="State directory (default ~/.local/state/sengu).", show_default=False),
 ]
 
 
@@ -63,20 +63,28 @@ def validate(files: Files) -> None:
     """
     for m in _managers(files):
         active = sum(1 for j in m.jobs if not j.suspended)
-        typer.echo(f"{m.path}: CronjobManager {m.name!r} is valid: {len(m.jobs)} jobs, {active} active, "
-                   f"{len(m.jobs) - active} suspended (migration stage {m.stage})")
+        typer.echo(
+            f"{m.path}: CronjobManager {m.name!r} is valid: {len(m.jobs)} jobs, {active} active, "
+            f"{len(m.jobs) - active} suspended (migration stage {m.stage})"
+        )
 
 
 @app.command("import")
 def import_(
-    crontabs: Annotated[list[Path], typer.Argument(help="Crontab files (user crontabs, /etc/crontab, /etc/cron.d/*).",
-                                                   show_default=False)],
+    crontabs: Annotated[
+        list[Path],
+        typer.Argument(help="Crontab files (user crontabs, /etc/crontab, /etc/cron.d/*).", show_default=False),
+    ],
     name: Annotated[str, typer.Option("--name", "-n", help="metadata.name of the CronjobManager.")] = "imported",
     image: Annotated[str | None, typer.Option(help="Container image for the jobs on Kubernetes.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
     system: Annotated[
-        bool | None, typer.Option("--system/--user", help="Force the format: with or without the user field. "
-                                  "Default: guessed per file (/etc/crontab, /etc/cron.d have it).")
+        bool | None,
+        typer.Option(
+            "--system/--user",
+            help="Force the format: with or without the user field. "
+            "Default: guessed per file (/etc/crontab, /etc/cron.d have it).",
+        ),
     ] = None,
 ) -> None:
     """Turn legacy crontabs into one CronjobManager document.
@@ -185,12 +193,19 @@ def list_(files: Files, home: Home = None, output: Output = "table") -> None:
         for p in m.jobs:
             nexts = [t for t in (s.next_after(now) for s in p.schedules) if t is not None]
             info = last.get(p.name, {})
-            rows.append({
-                "manager": m.name, "job": p.name, "schedules": p.expressions, "timeZone": p.zone.key,
-                "priority": p.priority, "state": f"suspended: {p.suspend_reason}" if p.suspended else "active",
-                "next": None if p.suspended or not nexts else min(nexts).astimezone(p.zone).isoformat(),
-                "lastStatus": info.get("status"), "lastRun": info.get("created_at"),
-            })
+            rows.append(
+                {
+                    "manager": m.name,
+                    "job": p.name,
+                    "schedules": p.expressions,
+                    "timeZone": p.zone.key,
+                    "priority": p.priority,
+                    "state": f"suspended: {p.suspend_reason}" if p.suspended else "active",
+                    "next": None if p.suspended or not nexts else min(nexts).astimezone(p.zone).isoformat(),
+                    "lastStatus": info.get("status"),
+                    "lastRun": info.get("created_at"),
+                }
+            )
     if output == "json":
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -199,8 +214,15 @@ def list_(files: Files, home: Home = None, output: Output = "table") -> None:
         table.add_column(col)
     for r in rows:
         last_txt = f"{r['lastStatus']} {_when(r['lastRun'])}" if r["lastStatus"] else "-"
-        table.add_row(r["job"], " | ".join(r["schedules"]), r["timeZone"], r["priority"],
-                      "active" if r["state"] == "active" else "suspended", r["next"] or "-", last_txt)
+        table.add_row(
+            r["job"],
+            " | ".join(r["schedules"]),
+            r["timeZone"],
+            r["priority"],
+            "active" if r["state"] == "active" else "suspended",
+            r["next"] or "-",
+            last_txt,
+        )
     Console(width=200).print(table)
 
 
@@ -241,8 +263,10 @@ def run(
         execute(plan, run_id, runs=runs, clock=SYSTEM_CLOCK, logs_dir=store.home / "logs", on_output=stream)
     )
     detail = f": {outcome.reason}" if outcome.reason else ""
-    print(f"sengu: run {run_id} {outcome.status} after {outcome.attempts} attempt(s){detail}; log {outcome.log_path}",
-          file=sys.stderr)
+    print(
+        f"sengu: run {run_id} {outcome.status} after {outcome.attempts} attempt(s){detail}; log {outcome.log_path}",
+        file=sys.stderr,
+    )
     if outcome.status != "succeeded":
         if outcome.exit_code:
             raise typer.Exit(outcome.exit_code)
@@ -280,8 +304,18 @@ def history(
         table.add_column(col)
     for r in rows:
         exit_txt = str(r["exit_code"]) if r["exit_code"] is not None else (f"sig {r['signal']}" if r["signal"] else "-")
-        table.add_row(r["job"], str(r["run_id"]), r["trigger"], _when(r["scheduled_at"]), _when(r["started_at"]),
-                      _when(r["finished_at"]), str(r["attempt"] or "-"), r["status"], exit_txt, r["reason"] or "")
+        table.add_row(
+            r["job"],
+            str(r["run_id"]),
+            r["trigger"],
+            _when(r["scheduled_at"]),
+            _when(r["started_at"]),
+            _when(r["finished_at"]),
+            str(r["attempt"] or "-"),
+            r["status"],
+            exit_txt,
+            r["reason"] or "",
+        )
     Console(width=220).print(table)
 
 

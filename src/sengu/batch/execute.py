@@ -27,7 +27,7 @@ DEFAULT_LOG_CAP = 10 * 1024 * 1024
 @dataclass(frozen=True)
 class Outcome:
     run_id: int
-    status: str                 # succeeded | failed | replaced | lost
+    status: str  # succeeded | failed | replaced | lost
     reason: str | None
     exit_code: int | None
     signal: int | None
@@ -194,7 +194,11 @@ async def execute(
                 reason = "DeadlineExceeded: activeDeadlineSeconds passed, process tree killed"
             status = "succeeded" if result_exit == 0 and not timed_out else "failed"
             runs.finish_attempt(
-                attempt_id, status, clock.now(), exit_code=result_exit, signal=result_sig,
+                attempt_id,
+                status,
+                clock.now(),
+                exit_code=result_exit,
+                signal=result_sig,
                 reason=None if status == "succeeded" else reason,
             )
             if status == "succeeded":

@@ -38,11 +38,11 @@ MAX_SLEEP_S = 30.0
 
 @dataclass(order=True)
 class _Due:
-    at: float                      # POSIX seconds, the heap key
+    at: float  # POSIX seconds, the heap key
     seq: int
     plan_index: int
     schedule_index: int
-    when: datetime                 # the same instant, aware
+    when: datetime  # the same instant, aware
 
 
 class BatchEngine:
@@ -179,11 +179,13 @@ class BatchEngine:
                         continue
                     decision = catch_up(due, now, plan.starting_deadline_seconds)
                     for t in decision.missed:
-                        self._not_started(plan, t, now, "missed",
-                                          "the engine was not running (past startingDeadlineSeconds)")
+                        self._not_started(
+                            plan, t, now, "missed", "the engine was not running (past startingDeadlineSeconds)"
+                        )
                     if decision.missed_total:
-                        log.warning("%s: %d scheduled time(s) missed while the engine was down",
-                                    plan.key, decision.missed_total)
+                        log.warning(
+                            "%s: %d scheduled time(s) missed while the engine was down", plan.key, decision.missed_total
+                        )
                     self.runs.set_cursor(plan.manager, plan.name, due[-1])
                     if decision.run is not None:
                         self._start_scheduled(plan, decision.run, now)
@@ -241,15 +243,16 @@ class BatchEngine:
         late = (now - when).total_seconds()
         if late > plan.starting_deadline_seconds:
             self._not_started(
-                plan, when, now, "missed",
+                plan,
+                when,
+                now,
+                "missed",
                 f"{late:.0f}s late, past startingDeadlineSeconds ({plan.starting_deadline_seconds}s)",
             )
             return
         active = self.active.get(plan.key, {})
         if active and plan.concurrency_policy == "Forbid":
-            self._not_started(
-                plan, when, now, "skipped", f"run {min(active)} still active (concurrencyPolicy Forbid)"
-            )
+            self._not_started(plan, when, now, "skipped", f"run {min(active)} still active (concurrencyPolicy Forbid)")
             return
         run_id = self.runs.create_run(plan.manager, plan.name, trigger="schedule", scheduled_at=when, now=now)
         if run_id is None:
@@ -282,8 +285,14 @@ class BatchEngine:
         plan = ctl.plan
         try:
             outcome = await execute(
-                plan, ctl.run_id, runs=self.runs, clock=self.clock, logs_dir=self.logs_dir,
-                hooks=self.hooks, control=ctl, log_cap=self.log_cap,
+                plan,
+                ctl.run_id,
+                runs=self.runs,
+                clock=self.clock,
+                logs_dir=self.logs_dir,
+                hooks=self.hooks,
+                control=ctl,
+                log_cap=self.log_cap,
             )
         finally:
             runs = self.active.get(plan.key, {})
@@ -292,7 +301,11 @@ class BatchEngine:
                 self.active.pop(plan.key, None)
         if outcome.status == "failed" and plan.recovery_argv and not self._stopping.is_set():
             recovery_id = self.runs.create_run(
-                plan.manager, plan.name, trigger="recovery", now=self.clock.now(), parent_run=ctl.run_id,
+                plan.manager,
+                plan.name,
+                trigger="recovery",
+                now=self.clock.now(),
+                parent_run=ctl.run_id,
             )
             if recovery_id is not None:
                 self._launch(_recovery_plan(plan), recovery_id)
@@ -302,8 +315,9 @@ class BatchEngine:
 def _recovery_plan(plan: JobPlan) -> JobPlan:
     """The recovery command runs once, with the job's environment and deadline."""
     assert plan.recovery_argv is not None
-    return replace(plan, argv=plan.recovery_argv, backoff_limit=0, recovery_argv=None,
-                   env={**plan.env, "SENGU_RECOVERY": "1"})
+    return replace(
+        plan, argv=plan.recovery_argv, backoff_limit=0, recovery_argv=None, env={**plan.env, "SENGU_RECOVERY": "1"}
+    )
 
 
 def _times_between(plan: JobPlan, start: datetime, end: datetime) -> list[datetime]:

@@ -14,28 +14,39 @@ _DURATION_BUCKETS = (0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 4 * 3600, 24 * 3600
 class BatchMetrics:
     def __init__(self, registry: CollectorRegistry):
         self.runs = Counter(
-            "sengu_batch_runs", "Finished runs by job and final status.", ["manager", "job", "status"],
+            "sengu_batch_runs",
+            "Finished runs by job and final status.",
+            ["manager", "job", "status"],
             registry=registry,
         )
         self.attempts = Counter(
             "sengu_batch_attempts", "Attempts started, retries included.", ["manager", "job"], registry=registry
         )
         self.missed = Counter(
-            "sengu_batch_missed_runs", "Scheduled times that did not run (missed or skipped).",
-            ["manager", "job", "status"], registry=registry,
+            "sengu_batch_missed_runs",
+            "Scheduled times that did not run (missed or skipped).",
+            ["manager", "job", "status"],
+            registry=registry,
         )
         self.lateness = Histogram(
-            "sengu_batch_start_lateness_seconds", "Scheduled time to process start of first attempts.",
-            buckets=_LATENESS_BUCKETS, registry=registry,
+            "sengu_batch_start_lateness_seconds",
+            "Scheduled time to process start of first attempts.",
+            buckets=_LATENESS_BUCKETS,
+            registry=registry,
         )
         self.duration = Histogram(
-            "sengu_batch_run_duration_seconds", "Run duration, retries included.", ["manager", "job"],
-            buckets=_DURATION_BUCKETS, registry=registry,
+            "sengu_batch_run_duration_seconds",
+            "Run duration, retries included.",
+            ["manager", "job"],
+            buckets=_DURATION_BUCKETS,
+            registry=registry,
         )
         self.running = Gauge("sengu_batch_running", "Runs in flight.", registry=registry)
         self.jobs = Gauge("sengu_batch_jobs", "Jobs known, by state.", ["state"], registry=registry)
         self.last_success = Gauge(
-            "sengu_batch_last_success_timestamp_seconds", "When the job last succeeded.", ["manager", "job"],
+            "sengu_batch_last_success_timestamp_seconds",
+            "When the job last succeeded.",
+            ["manager", "job"],
             registry=registry,
         )
 

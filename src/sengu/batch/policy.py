@@ -25,9 +25,9 @@ def backoff_delay(failures: int, base: float = BACKOFF_BASE_S, cap: float = BACK
 
 @dataclass(frozen=True)
 class CatchUp:
-    run: datetime | None           # the one missed time still worth running, if any
-    missed: list[datetime]         # the times to record as missed (newest last), at most MAX_MISSED_RECORDED
-    missed_total: int              # how many times were missed in all
+    run: datetime | None  # the one missed time still worth running, if any
+    missed: list[datetime]  # the times to record as missed (newest last), at most MAX_MISSED_RECORDED
+    missed_total: int  # how many times were missed in all
 
 
 def catch_up(due: Iterable[datetime], now: datetime, starting_deadline_s: int) -> CatchUp:

@@ -168,11 +168,22 @@ class RunStore:
         self.store.execute(f"UPDATE batch_runs SET {cols} WHERE id = ?", (*values, run_id))
 
     def finish_run(
-        self, run_id: int, status: str, now: datetime, *, reason: str | None = None,
-        exit_code: int | None = None, signal: int | None = None,
+        self,
+        run_id: int,
+        status: str,
+        now: datetime,
+        *,
+        reason: str | None = None,
+        exit_code: int | None = None,
+        signal: int | None = None,
     ) -> None:
         self.update_run(
-            run_id, status=status, reason=reason, finished_at=now, exit_code=exit_code, signal=signal,
+            run_id,
+            status=status,
+            reason=reason,
+            finished_at=now,
+            exit_code=exit_code,
+            signal=signal,
             next_attempt_at=None,
         )
 
@@ -208,12 +219,17 @@ class RunStore:
         )
 
     def finish_attempt(
-        self, attempt_id: int, status: str, now: datetime, *, exit_code: int | None = None,
-        signal: int | None = None, reason: str | None = None,
+        self,
+        attempt_id: int,
+        status: str,
+        now: datetime,
+        *,
+        exit_code: int | None = None,
+        signal: int | None = None,
+        reason: str | None = None,
     ) -> None:
         self.store.execute(
-            "UPDATE batch_attempts SET status = ?, finished_at = ?, exit_code = ?, signal = ?, reason = ?"
-            " WHERE id = ?",
+            "UPDATE batch_attempts SET status = ?, finished_at = ?, exit_code = ?, signal = ?, reason = ? WHERE id = ?",
             (status, iso(now), exit_code, signal, reason, attempt_id),
         )
 
@@ -264,8 +280,10 @@ class RunStore:
             where.append("r.id = ?")
             params.append(run_id)
         else:
-            where.append("r.id = (SELECT MAX(run_id) FROM batch_attempts a2 JOIN batch_runs r2 ON r2.id = a2.run_id"
-                         " WHERE r2.job = ?" + (" AND r2.manager = ?" if manager else "") + ")")
+            where.append(
+                "r.id = (SELECT MAX(run_id) FROM batch_attempts a2 JOIN batch_runs r2 ON r2.id = a2.run_id"
+                " WHERE r2.job = ?" + (" AND r2.manager = ?" if manager else "") + ")"
+            )
             params.extend([job] + ([manager] if manager else []))
         rows = self.store.query(
             "SELECT r.id AS run_id, r.manager, a.attempt, a.status, a.log_path FROM batch_attempts a"

@@ -38,8 +38,7 @@ def _job_name(value: str) -> str:
 def _resource_name(value: str) -> str:
     if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
         raise ValueError(
-            f"{value!r} is not a valid Kubernetes name: lowercase letters, digits, '-' and '.', "
-            "at most 253 characters"
+            f"{value!r} is not a valid Kubernetes name: lowercase letters, digits, '-' and '.', at most 253 characters"
         )
     return value
 

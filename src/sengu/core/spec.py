@@ -88,9 +88,7 @@ def _to_data(node: yaml.Node, doc_path: str, problems: list[Problem]) -> Any:
                 continue
             if key in out:
                 mark = k.start_mark
-                problems.append(
-                    Problem(f"duplicate key {key!r}", Location(doc_path, mark.line + 1, mark.column + 1))
-                )
+                problems.append(Problem(f"duplicate key {key!r}", Location(doc_path, mark.line + 1, mark.column + 1)))
             out[key] = _to_data(v, doc_path, problems)
         for extra in merged:
             if isinstance(extra, dict):
