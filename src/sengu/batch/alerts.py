@@ -70,7 +70,8 @@ class EngineHooks:
         self.clock = clock
         self._slack: dict[tuple[str | None, str | None], SlackNotifier] = {}
         self._sentry: dict[tuple[str | None, str | None, str | None], SentryCrons] = {}
-        self._check_ins: dict[int, tuple[str, float]] = {}
+        # run id -> (check-in id, monotonic start, the in_progress send that the closing one must follow)
+        self._check_ins: dict[int, tuple[str, float, asyncio.Task[None]]] = {}
         self._last_status: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         problems: list[Problem] = []
@@ -107,9 +108,13 @@ class EngineHooks:
             return None
         return self._sentry[(cfg.dsn.file, cfg.dsn.env, cfg.environment)]
 
-    def _spawn(self, coro: Coroutine[Any, Any, object], what: str) -> None:
+    def _spawn(
+        self, coro: Coroutine[Any, Any, object], what: str, *, after: asyncio.Task[None] | None = None
+    ) -> asyncio.Task[None]:
         async def guarded() -> None:
             try:
+                if after is not None:
+                    await asyncio.wait({after})
                 await coro
             except NotifyError as exc:
                 log.warning("%s not delivered: %s", what, exc)
@@ -119,6 +124,7 @@ class EngineHooks:
         task = asyncio.get_running_loop().create_task(guarded())
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def flush(self, timeout: float = 10.0) -> None:
         if self._tasks:
@@ -134,8 +140,7 @@ class EngineHooks:
         sentry = self._sentry_for(plan)
         if sentry is not None and run.id not in self._check_ins and run.trigger != "recovery":
             check_in_id = new_check_in_id()
-            self._check_ins[run.id] = (check_in_id, self.clock.monotonic())
-            self._spawn(
+            opening = self._spawn(
                 sentry.check_in(
                     self.sentry_slug(plan),
                     "in_progress",
@@ -144,6 +149,7 @@ class EngineHooks:
                 ),
                 f"Sentry check-in for {plan.key}",
             )
+            self._check_ins[run.id] = (check_in_id, self.clock.monotonic(), opening)
 
     def attempt_finished(self, plan: JobPlan, run: Run, attempt: int) -> None:
         self.metrics.running.dec()
@@ -159,8 +165,10 @@ class EngineHooks:
         self._last_status[plan.key] = outcome.status
         pending = self._check_ins.pop(run.id, None)
         sentry = self._sentry_for(plan)
-        if sentry is not None and pending is not None and outcome.status in ("succeeded", "failed"):
-            check_in_id, started = pending
+        if sentry is not None and pending is not None:
+            # Sentry pairs check-ins by id but keeps the last status it received: never let the
+            # closing check-in overtake the opening one.
+            check_in_id, started, opening = pending
             self._spawn(
                 sentry.check_in(
                     self.sentry_slug(plan),
@@ -169,6 +177,7 @@ class EngineHooks:
                     duration_s=max(0.0, self.clock.monotonic() - started),
                 ),
                 f"Sentry check-in for {plan.key}",
+                after=opening,
             )
         if outcome.status == "failed":
             self._notify(plan, "failure", self.failure_text(plan, run, outcome), outcome.log_path)
