@@ -220,3 +220,33 @@ def test_up_port_in_use(tmp_path: Path) -> None:
         result = sengu("up", str(EXAMPLES / "cronjobs.yaml"), "--port", str(port), home=tmp_path / "home")
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+
+
+def test_run_interrupted_is_cancelled_and_kills_the_tree(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    spec = write(
+        tmp_path,
+        f"  jobs:\n    - {{name: long, schedule: '@daily', command: 'sleep 60 & echo $! > {pidfile}; wait'}}\n",
+    )
+    env = dict(os.environ, SENGU_HOME=str(tmp_path / "home"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sengu", "batch", "run", str(spec), "long"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not (pidfile.exists() and pidfile.read_text().strip()):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=20) == 130
+    child = int(pidfile.read_text())
+    stat = Path(f"/proc/{child}/stat")
+    assert not stat.exists() or stat.read_text().split(")")[1].split()[0] == "Z"
+    (row,) = json.loads(sengu("batch", "history", "-o", "json", home=tmp_path / "home").stdout)
+    assert row["status"] == "killed" and row["reason"] == "interrupted (Ctrl-C)"
+    run = json.loads(sengu("batch", "list", str(spec), "-o", "json", home=tmp_path / "home").stdout)[0]
+    assert run["lastStatus"] == "cancelled"

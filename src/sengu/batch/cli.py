@@ -239,7 +239,7 @@ def run(
     """
     import asyncio
 
-    from sengu.batch.execute import execute
+    from sengu.batch.execute import RunControl, execute
     from sengu.batch.runs import RunStore
     from sengu.core.clock import SYSTEM_CLOCK
     from sengu.core.store import Store
@@ -259,8 +259,12 @@ def run(
         out.write(chunk)
         out.flush()
 
+    control = RunControl(run_id, plan, stop_reason="interrupted (Ctrl-C)", stop_status="cancelled")
     outcome = asyncio.run(
-        execute(plan, run_id, runs=runs, clock=SYSTEM_CLOCK, logs_dir=store.home / "logs", on_output=stream)
+        execute(
+            plan, run_id, runs=runs, clock=SYSTEM_CLOCK, logs_dir=store.home / "logs", on_output=stream,
+            control=control,
+        )
     )
     detail = f": {outcome.reason}" if outcome.reason else ""
     print(

@@ -133,10 +133,18 @@ async def execute(
         hooks.run_finished(plan, runs.get_run(run_id), outcome)
         return outcome
 
+    async def back_off(seconds: float) -> None:
+        try:
+            await clock.sleep(seconds)
+        except asyncio.CancelledError:
+            if control.stop_status != "lost":  # lost runs keep their retry time for the next start
+                done(control.stop_status, control.stop_reason or "stopped")
+            raise
+
     if run.next_attempt_at is not None:
         wait = (run.next_attempt_at - clock.now()).total_seconds()
         if wait > 0:
-            await clock.sleep(wait)
+            await back_off(wait)
 
     while True:
         now = clock.now()
@@ -215,4 +223,4 @@ async def execute(
         if deadline_at is not None and next_at >= deadline_at:
             return done("failed", f"DeadlineExceeded: no time left to retry after {reason}", result_exit, result_sig)
         runs.update_run(run_id, status="retrying", next_attempt_at=next_at, reason=reason)
-        await clock.sleep(delay)
+        await back_off(delay)

@@ -142,7 +142,16 @@ class BatchEngine:
         now = self.clock.now()
         for row in self.runs.running_attempts():
             pgid, ticks = row["pgid"], row["proc_start"]
-            if pgid and procs.group_alive(pgid) and ticks is not None and procs.process_start_ticks(pgid) == ticks:
+            alive = bool(pgid) and procs.group_alive(pgid) and ticks is not None
+            alive = alive and procs.process_start_ticks(pgid) == ticks
+            if row["trigger"] == "manual":
+                # `sengu batch run` supervises its own process; only a dead one is ours to close.
+                if not alive:
+                    with self.store.transaction():
+                        self.runs.finish_attempt(row["id"], "lost", now, reason="`sengu batch run` stopped")
+                        self.runs.finish_run(row["run_id"], "failed", now, reason="`sengu batch run` stopped")
+                continue
+            if alive:
                 # Our child from before the crash, still running unsupervised: its output has nowhere to go.
                 log.warning("killing orphaned process group %d of run %d", pgid, row["run_id"])
                 procs.kill_group(pgid, 9)
@@ -154,7 +163,7 @@ class BatchEngine:
         now = self.clock.now()
         for run in self.runs.in_flight():
             plan = self.by_key.get(f"{run.manager}/{run.job}")
-            if plan is None:
+            if plan is None or run.trigger == "manual":
                 continue  # another manager's run, or a job removed from the spec: leave it for its owner
             if run.trigger == "recovery" and plan.recovery_argv:
                 plan = _recovery_plan(plan)

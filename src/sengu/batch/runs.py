@@ -65,7 +65,7 @@ CREATE TABLE batch_cursors (
 """,
 ]
 
-# Run statuses. Final: succeeded, failed, missed, skipped, replaced. In flight: running, retrying.
+# Run statuses. Final: succeeded, failed, missed, skipped, replaced, cancelled. In flight: running, retrying.
 IN_FLIGHT = ("running", "retrying")
 
 
@@ -234,7 +234,9 @@ class RunStore:
         )
 
     def running_attempts(self) -> list[Any]:
-        return self.store.query("SELECT * FROM batch_attempts WHERE status = 'running'")
+        return self.store.query(
+            "SELECT a.*, r.trigger FROM batch_attempts a JOIN batch_runs r ON r.id = a.run_id WHERE a.status = 'running'"
+        )
 
     # --- reading ----------------------------------------------------------------------------------
     def history(self, *, manager: str | None = None, job: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
