@@ -235,7 +235,8 @@ class RunStore:
 
     def running_attempts(self) -> list[Any]:
         return self.store.query(
-            "SELECT a.*, r.trigger FROM batch_attempts a JOIN batch_runs r ON r.id = a.run_id WHERE a.status = 'running'"
+            "SELECT a.*, r.trigger FROM batch_attempts a JOIN batch_runs r ON r.id = a.run_id"
+            " WHERE a.status = 'running'"
         )
 
     # --- reading ----------------------------------------------------------------------------------
