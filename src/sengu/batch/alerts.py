@@ -132,6 +132,8 @@ class EngineHooks:
 
     # --- RunHooks ---------------------------------------------------------------------------------
     def attempt_started(self, plan: JobPlan, run: Run, attempt: int) -> None:
+        when = f" scheduled {run.scheduled_at.astimezone(plan.zone):%Y-%m-%d %H:%M %Z}" if run.scheduled_at else ""
+        log.info("%s: run %d%s, attempt %d started", plan.key, run.id, when, attempt)
         self.metrics.attempts.labels(plan.manager, plan.name).inc()
         self.metrics.running.inc()
         now = self.clock.now()
@@ -159,6 +161,19 @@ class EngineHooks:
         if run.started_at is not None:
             duration = (self.clock.now() - run.started_at).total_seconds()
         self.metrics.run_finished(plan, outcome, duration)
+        took = f" in {duration:.1f}s" if duration is not None else ""
+        level = logging.INFO if outcome.status == "succeeded" else logging.WARNING
+        detail = f": {outcome.reason}" if outcome.reason else ""
+        log.log(
+            level,
+            "%s: run %d %s%s after %d attempt(s)%s",
+            plan.key,
+            run.id,
+            outcome.status,
+            took,
+            outcome.attempts,
+            detail,
+        )
         if outcome.status == "succeeded":
             self.metrics.last_success.labels(plan.manager, plan.name).set(self.clock.now().timestamp())
         previous = self._last_status.get(plan.key)
@@ -189,6 +204,7 @@ class EngineHooks:
 
     def run_not_started(self, plan: JobPlan, scheduled_at: datetime, status: str, reason: str) -> None:
         self.metrics.missed.labels(plan.manager, plan.name, status).inc()
+        log.warning("%s: %s at %s: %s", plan.key, status, scheduled_at.astimezone(plan.zone).isoformat(), reason)
         when = scheduled_at.astimezone(plan.zone).isoformat()
         self._notify(plan, "missed", f":warning: *{plan.key}* did not run at {when}: {status} ({reason}).")
 
