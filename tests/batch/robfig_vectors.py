@@ -63,8 +63,9 @@ NEXT: list[tuple[str, str, str, str | None]] = [
     ("2012-11-04T00:00:00-0400", "America/New_York", "0 3 * * ?", "2012-11-04T03:00:00-0500"),
     ("2012-11-04T03:00:00-0500", "America/New_York", "0 3 * * ?", "2012-11-05T03:00:00-0500"),
     # (the same six cases again with the zone on the time instead of the spec: same rows here)
-    # Unsatisfiable: robfig returns the zero time; sengu refuses these at parse time (see
-    # NEVER_RUNS), so they are checked there.
+    # Unsatisfiable
+    ("Mon Jul 9 23:35 2012", "UTC", "0 0 30 Feb ?", None),
+    ("Mon Jul 9 23:35 2012", "UTC", "0 0 31 Apr ?", None),
     # Monthly job
     ("2012-11-04T00:00:00-0400", "America/New_York", "0 3 3 * ?", "2012-12-03T03:00:00-0500"),
     # Test the scenario of DST resulting in midnight not being a valid time (robfig issue #157).
@@ -76,9 +77,6 @@ NEXT: list[tuple[str, str, str, str | None]] = [
     ("2016-01-03T14:09:03+0530", "Asia/Kolkata", "14 14 * * *", "2016-01-03T14:14:00+0530"),
     ("2016-01-03T14:00:00+0530", "Asia/Kolkata", "14 14 * * ?", "2016-01-03T14:14:00+0530"),
 ]
-
-# TestNext's "Unsatisfiable" rows: robfig parses them and Next returns the zero time.
-NEVER_RUNS: list[str] = ["0 0 30 Feb ?", "0 0 31 Apr ?"]
 
 # TestActivation: (time, spec, expected): does Next(time - 1s) == time?
 ACTIVATION: list[tuple[str, str, bool]] = [

@@ -29,6 +29,7 @@ from functools import cache
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
+from sengu.batch.schedule import ScheduleError, parse
 from sengu.batch.spec import MAX_JOB_NAME, PRIORITY_ORDER
 from sengu.core.errors import Location, Problem
 
@@ -281,6 +282,16 @@ def _day_rule_warning(dom: str, dow: str, dom_out: str, dow_out: str) -> str | N
 class _Schedule:
     expression: str
     day_warning: str | None
+
+
+def _never_runs(expression: str) -> str | None:
+    """Why a translated schedule can never fire (e.g. 30 February), or None. The importer's own field
+    checks have passed, so the only ScheduleError left is a date that does not exist."""
+    try:
+        parse(expression)
+    except ScheduleError as exc:
+        return str(exc)
+    return None
 
 
 def _schedule(fields: list[str]) -> tuple[_Schedule | None, list[str]]:
@@ -846,6 +857,10 @@ class _Importer:
             if parsed is None:
                 raise _LineError("; ".join(problems))
             schedule, rest = parsed, fields[5]
+            never = _never_runs(schedule.expression)
+            if never:
+                self.warn(index, location, f"{never}; cron never ran this line either, so it is not imported")
+                return None
         user = "root"  # a user crontab's jobs ran as its owner, which the import cannot know
         if system:
             user, _, rest = _split_word(rest)

@@ -43,8 +43,21 @@ _NAMES: tuple[dict[str, int], ...] = (
     {name: i for i, name in enumerate(_DAY_NAMES)},
 )
 _NAME_HINT = ("", "", "", " or a month name (jan-dec)", " or a day name (sun-sat)")
-_MONTH_TITLES = ("", "January", "February", "March", "April", "May", "June", "July", "August",
-                 "September", "October", "November", "December")
+_MONTH_TITLES = (
+    "",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 # robfig's descriptors, as (minute, hour, day-of-month, month, day-of-week) fields. Its '@weekly'
 # sets day-of-week to Sunday and leaves day-of-month as '*', which is what these strings say too.
@@ -80,9 +93,7 @@ def load_zone(name: str) -> ZoneInfo:
     if not name:
         raise ScheduleError("time zone is empty; use an IANA name such as 'Europe/London' or 'UTC'")
     if name.lower() in ("local", "localtime"):
-        raise ScheduleError(
-            f"time zone {name!r} depends on the machine; use an IANA name such as 'Europe/London'"
-        )
+        raise ScheduleError(f"time zone {name!r} depends on the machine; use an IANA name such as 'Europe/London'")
     for part in name.split("/"):
         if part in (".", "..") or part.startswith("-") or not _ZONE_PART.fullmatch(part):
             raise ScheduleError(f"unknown time zone {name!r}")
@@ -277,8 +288,10 @@ def _parse_field(text: str, index: int) -> tuple[int, bool]:
     return bits, star
 
 
-def _check_can_run(dom: int, month: int, dow: int, both_days: bool) -> None:
-    if not both_days or dow != 0x7F:
+def _check_can_run(f: _Fields) -> None:
+    """Refuse a schedule with no day at all, which robfig accepts and Kubernetes never runs."""
+    dom, month, dow = f.dom, f.month, f.dow
+    if not f.both_days or dow != 0x7F:
         return  # either-day matching, or a weekday restriction with every day of the month allowed
     longest = (0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
     months = [m for m in range(1, 13) if (month >> m) & 1]
@@ -289,8 +302,7 @@ def _check_can_run(dom: int, month: int, dow: int, both_days: bool) -> None:
     verb = "occurs" if len(days) == 1 else "occur"
     raise _fail(
         2,
-        f"{day_text} never {verb} in {', '.join(_MONTH_TITLES[m] for m in months)}; "
-        "the schedule would never run",
+        f"{day_text} never {verb} in {', '.join(_MONTH_TITLES[m] for m in months)}; the schedule would never run",
     )
 
 
@@ -307,7 +319,7 @@ def _split_fields(text: str) -> list[str]:
 def _check_prefix(text: str) -> None:
     if not text:
         raise ScheduleError("schedule is empty")
-    if text.startswith(("TZ=", "CRON_TZ=")) or "TZ=" in text:
+    if "TZ=" in text:
         raise ScheduleError(
             "a 'TZ=' or 'CRON_TZ=' prefix is not allowed in the schedule; set the time zone in timeZone"
         )
@@ -332,7 +344,6 @@ def _compile(expression: str) -> _Fields:
     parsed = [_parse_field(text, index) for index, text in enumerate(fields)]
     (minute, _), (hour, _), (dom, dom_star), (month, _), (dow, dow_star) = parsed
     both_days = dom_star or dow_star
-    _check_can_run(dom, month, dow, both_days)
     return _Fields(
         minute=minute,
         hour=hour,
@@ -374,7 +385,9 @@ def _expand_h_item(item: str, index: int, seed: str) -> str:
     if step_text is None:
         return str(lo + h % (hi - lo + 1))
     step = _step(step_text, index, item)
-    start = lo + h % min(step, hi - lo + 1)
+    if step > hi - lo + 1:
+        raise _fail(index, f"step {step} in {item!r} is longer than the range {lo}-{hi}")
+    start = lo + h % step
     return str(start) if start == hi else f"{start}-{hi}/{step}"
 
 
@@ -389,7 +402,7 @@ def expand_hash(expression: str, seed: str) -> str:
       job runs every month;
     - ``H(a-b)``: one value in a-b;
     - ``H/n`` and ``H(a-b)/n``: every n, starting at a hashed offset below n (also 1-28 for
-      day-of-month ``H/n``).
+      day-of-month ``H/n``); n may not exceed the range's length, as in Jenkins.
 
     Items in one field share the hash, so ``H(0-29),H(30-59)`` runs twice an hour, 30 minutes apart.
     Returns ``expression`` unchanged when it has no ``H``; macros never do.
@@ -405,10 +418,7 @@ def expand_hash(expression: str, seed: str) -> str:
     fields = _split_fields(text)
     out = []
     for index, text_field in enumerate(fields):
-        items = [
-            _expand_h_item(item, index, seed) if item.startswith("H") else item
-            for item in text_field.split(",")
-        ]
+        items = [_expand_h_item(item, index, seed) if item.startswith("H") else item for item in text_field.split(",")]
         out.append(",".join(items))
     return " ".join(out)
 
@@ -585,7 +595,9 @@ class Schedule:
     _fields: _Fields = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_fields", _compile(self.expression))
+        fields = _compile(self.expression)
+        _check_can_run(fields)
+        object.__setattr__(self, "_fields", fields)
 
     def next_after(self, t: datetime) -> datetime | None:
         """The first fire time strictly after ``t``, in ``self.zone``; None if none within 5 years."""
@@ -606,8 +618,11 @@ class Schedule:
 
     def times_between(self, start: datetime, end: datetime) -> Iterator[datetime]:
         """Fire times ``t`` with ``start < t <= end``, in order."""
+        # Compared as instants: Python compares two datetimes in the same zone by wall time, which
+        # puts a repeated hour's second pass before its first.
+        last = _unix_seconds(end)
         t = self.next_after(start)
-        while t is not None and t <= end:
+        while t is not None and _unix_seconds(t) <= last:
             yield t
             t = self.next_after(t)
 
