@@ -77,11 +77,11 @@ def up(
         comps = capabilities.components(loaded, store=store, clock=SYSTEM_CLOCK, registry=registry)
 
         def ready(bound: int) -> None:
-            jobs = sum(len(m.jobs) for m in loaded.of("CronjobManager"))
+            what = ", ".join(f"{len(objs)} {kind}" for kind, objs in loaded.by_kind.items())
             print(
-                f"sengu up: {jobs} job(s) from {len(files)} file(s); state in {store.home}\n"
+                f"sengu up: {what} from {len(files)} file(s); state in {store.home}\n"
                 f"  health:  http://{host}:{bound}/healthz\n  metrics: http://{host}:{bound}/metrics\n"
-                f"  history: sengu batch history   (Ctrl-C or SIGTERM drains and stops)",
+                "  Ctrl-C or SIGTERM drains running work and stops",
                 file=sys.stderr,
                 flush=True,
             )
