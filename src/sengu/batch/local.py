@@ -81,6 +81,7 @@ class BatchEngine:
         self._catch_up(now)
         self._seed_heap(now)
         self._loop_task = asyncio.create_task(self._loop(), name="batch-scheduler")
+        self._loop_task.add_done_callback(_report_crash)
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         """Stop scheduling; let running processes finish for up to drain_timeout, then kill them.
@@ -129,12 +130,14 @@ class BatchEngine:
         return [Route("/api/batch/jobs", jobs)]
 
     def health(self) -> dict[str, object]:
+        alive = self._loop_task is not None and not self._loop_task.done()
         return {
+            "ok": alive or self._stopping.is_set(),
             "jobs": len(self.plans),
             "active_jobs": sum(1 for p in self.plans if not p.suspended),
             "running": sum(len(r) for r in self.active.values()),
             "next_due": self._heap[0].when.isoformat() if self._heap else None,
-            "scheduler_alive": self._loop_task is not None and not self._loop_task.done(),
+            "scheduler_alive": alive,
         }
 
     # --- start-up recovery ------------------------------------------------------------------------
@@ -319,6 +322,12 @@ class BatchEngine:
             if recovery_id is not None:
                 self._launch(_recovery_plan(plan), recovery_id)
         return outcome
+
+
+def _report_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        # /healthz turns 503 from here on; say why where the operator looks.
+        log.error("the batch scheduler stopped on an error", exc_info=task.exception())
 
 
 def _recovery_plan(plan: JobPlan) -> JobPlan:
