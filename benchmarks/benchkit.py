@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -176,14 +176,19 @@ def read_records(out_dir: Path) -> dict[str, list[tuple[float, str]]]:
 
 
 def lateness(
-    records: dict[str, list[tuple[float, str]]], expected: Iterable[tuple[str, datetime]], offset_s: float
+    records: dict[str, list[tuple[float, str]]],
+    expected: Iterable[tuple[str, datetime]],
+    to_real: Callable[[float], float],
 ) -> Lateness:
-    """Match records to expected (job, scheduled time); offset_s = engine time - real time."""
+    """Match records to expected (job, scheduled time). to_real maps a scheduled engine time (epoch seconds)
+    to the real instant the engine's clock reached it. Records after the last expected time are ignored."""
     by_key: dict[tuple[str, float], float] = {}
     for job, items in records.items():
-        for started, scheduled in items:
-            by_key[(job, round(datetime.fromisoformat(scheduled).timestamp(), 3))] = started
+        for start, scheduled in items:
+            by_key[(job, round(datetime.fromisoformat(scheduled).timestamp(), 3))] = start
     result = Lateness()
+    expected = list(expected)
+    last = max((when.timestamp() for _, when in expected), default=math.inf)
     seen = 0
     for job, when in expected:
         started = by_key.get((job, round(when.timestamp(), 3)))
@@ -191,9 +196,44 @@ def lateness(
             result.missing.append((job, when.isoformat()))
             continue
         seen += 1
-        result.values.append(started - (when.timestamp() - offset_s))
-    result.unexpected = len(by_key) - seen
+        result.values.append(started - to_real(when.timestamp()))
+    result.unexpected = sum(1 for _, at in by_key if at <= last + 1e-3) - seen
     return result
+
+
+def require_starts(late: Lateness, engine_log: Path) -> None:
+    """Stop with the engine's output when no job started at all: there is nothing to measure."""
+    if not late.values:
+        tail = "\n".join(engine_log.read_text(errors="replace").splitlines()[-30:])
+        raise SystemExit(f"no job process started; the engine's last output:\n{tail}")
+
+
+def fixed_offset(offset: float) -> Callable[[float], float]:
+    """to_real for an engine whose time is real time + offset."""
+    return lambda scheduled: scheduled - offset
+
+
+def warped_offset(initial: float, jumps_file: Path) -> Callable[[float], float]:
+    """to_real for an engine run with shifted_engine.py --warp: the offset grows at each logged jump.
+
+    Between jumps engine time runs at the real rate, so the real instant engine time S was reached is
+    S - (offset of the stretch in which S fell). A time inside a jump was never reached by a timer: it
+    counts from the jump itself (the warp never does this to a due time, by construction).
+    """
+    stretches = [(-math.inf, initial)]
+    if jumps_file.exists():
+        for line in jumps_file.read_text().splitlines():
+            jump = json.loads(line)
+            stretches.append((float(jump["real"]), float(jump["offset"])))
+
+    def to_real(scheduled: float) -> float:
+        for i, (start, offset) in enumerate(stretches):
+            end = stretches[i + 1][0] if i + 1 < len(stretches) else math.inf
+            if scheduled < end + offset:  # reached before this stretch ended
+                return max(scheduled - offset, start)
+        raise AssertionError("unreachable: the last stretch never ends")
+
+    return to_real
 
 
 def store_view(home: Path) -> dict[str, Any]:
@@ -212,8 +252,11 @@ def store_view(home: Path) -> dict[str, Any]:
         datetime.fromisoformat(started).timestamp() - datetime.fromisoformat(scheduled).timestamp()
         for scheduled, started in pairs
     )
-    return {"statuses": statuses, "attempt_recorded_p50_s": percentile(late, 50),
-            "attempt_recorded_p99_s": percentile(late, 99)}
+    return {
+        "statuses": statuses,
+        "attempt_recorded_p50_s": percentile(late, 50),
+        "attempt_recorded_p99_s": percentile(late, 99),
+    }
 
 
 def count_records(out_dir: Path) -> int:
@@ -245,14 +288,71 @@ def spawn_floor(out_dir: Path, jobs: Sequence[str], at: float, scheduled_iso: st
         with open(logs / job, "wb") as log:
             procs.append(
                 subprocess.Popen(
-                    ["/bin/sh", "-c", RECORD_COMMAND], env={**env, "SENGU_JOB": job}, stdin=subprocess.DEVNULL,
-                    stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+                    ["/bin/sh", "-c", RECORD_COMMAND],
+                    env={**env, "SENGU_JOB": job},
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                    close_fds=True,
                 )
             )
     for p in procs:
         p.wait()
     when = datetime.fromisoformat(scheduled_iso)
-    return lateness(read_records(out_dir), [(j, when) for j in jobs], offset_s=when.timestamp() - at)
+    return lateness(read_records(out_dir), [(j, when) for j in jobs], fixed_offset(when.timestamp() - at))
+
+
+CRON_BINARY = Path("/usr/sbin/cron")
+CRON_FILE = Path("/etc/cron.d/sengu-bench")
+
+
+def can_run_debian_cron() -> bool:
+    """Debian's cron reads only system paths, so running it needs root and no cron daemon already running."""
+    return CRON_BINARY.exists() and os.geteuid() == 0 and not Path("/run/crond.pid").exists()
+
+
+def debian_cron(out_dir: Path, jobs: Sequence[str], *, min_lead_s: float = 8.0) -> Lateness:
+    """The same commands run by Debian's cron daemon (`cron -f`) at the next minute boundary of the real clock.
+
+    Writes /etc/cron.d/sengu-bench, starts cron in the foreground, waits for the minute and the runs,
+    stops cron and removes the file. Takes up to ~70 s of waiting for the minute.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    boundary = (int(now) // 60 + 1) * 60
+    if boundary - now < min_lead_s:
+        boundary += 60
+    when = datetime.fromtimestamp(boundary).astimezone()
+    iso = when.isoformat(timespec="milliseconds")
+    # cron gives % a meaning in commands; \% is a literal one.
+    command = RECORD_COMMAND.replace("%", "\\%").replace("$SENGU_SCHEDULED_AT", iso)
+    setup = f"BENCH_OUT={out_dir}; export BENCH_OUT SENGU_JOB"
+    lines = [f"{when.minute} {when.hour} * * * root SENGU_JOB={job}; {setup}; {command}" for job in jobs]
+    CRON_FILE.write_text("SHELL=/bin/sh\n" + "\n".join(lines) + "\n")
+    CRON_FILE.chmod(0o644)
+    cron = subprocess.Popen(
+        [str(CRON_BINARY), "-f", "-L", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until = boundary + 30
+        while time.time() < wait_until and count_records(out_dir) < len(jobs):
+            time.sleep(0.2)
+    finally:
+        cron.terminate()
+        try:
+            cron.wait(10)
+        except subprocess.TimeoutExpired:
+            cron.kill()
+            cron.wait()
+        CRON_FILE.unlink(missing_ok=True)
+        pidfile = Path("/run/crond.pid")
+        if pidfile.exists() and pidfile.read_text().strip() == str(cron.pid):
+            pidfile.unlink()  # ours, left behind on SIGTERM; it would stop the next run
+    return lateness(read_records(out_dir), [(j, when) for j in jobs], fixed_offset(0.0))
 
 
 # --- results --------------------------------------------------------------------------------------------
@@ -280,6 +380,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "kernel": platform.release(),
         "date": datetime.now().astimezone().date().isoformat(),
+        # Other work on the machine skews every number here; recorded so a noisy run can be recognised.
+        "loadavg_1m": os.getloadavg()[0],
     }
 
 

@@ -196,6 +196,7 @@ class _Fields:
         return bool(dom & dow) if self.both_days else bool(dom | dow)
 
 
+@cache
 def _month_days(dom: int, dow: int, both_days: bool) -> tuple[int, ...]:
     out = []
     for first in range(7):
@@ -204,14 +205,15 @@ def _month_days(dom: int, dow: int, both_days: bool) -> tuple[int, ...]:
     return tuple(out)
 
 
+@cache
 def _steps(mask: int, size: int) -> tuple[int, ...]:
     """For each value v, how many +1 steps until a value in ``mask`` or a wrap to 0."""
-    out = []
-    for v in range(size):
-        j = 1
-        while (v + j) % size != 0 and not (mask >> ((v + j) % size)) & 1:
-            j += 1
-        out.append(j)
+    # One backward pass: a step from v lands on v+1, which either stops (in mask, or the wrap) or adds
+    # the steps from v+1. Cached: 10,000 jobs share few distinct masks.
+    out = [1] * size
+    for v in range(size - 2, -1, -1):
+        if not (mask >> (v + 1)) & 1:
+            out[v] = 1 + out[v + 1]
     return tuple(out)
 
 
