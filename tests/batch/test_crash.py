@@ -123,3 +123,27 @@ def test_sigkill_then_restart_loses_nothing_and_runs_nothing_twice(tmp_path: Pat
     assert len(keys) == len(set(keys))
     for pid_row in rows(home, "SELECT pgid FROM batch_attempts WHERE pgid IS NOT NULL"):
         assert not alive(pid_row["pgid"])
+
+
+def test_sigterm_lets_running_jobs_finish(tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    spec = spec_file(
+        tmp_path,
+        f"""  jobs:
+    - name: short
+      schedule: "* * * * *"
+      command: 'sleep 2; echo finished > {done}'
+""",
+    )
+    home = tmp_path / "home"
+    engine = start(home, spec, "2026-01-01T00:00:59+00:00")
+    try:
+        wait_until(lambda: [r for r in runs(home) if r["status"] == "running"], what="the job running")
+        engine.send_signal(signal.SIGTERM)
+        assert engine.wait(timeout=20) == 0
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+    assert done.read_text() == "finished\n"  # drained: the job ran to its end before the engine stopped
+    (run,) = runs(home)
+    assert run["status"] == "succeeded" and run["attempts"] == 1
