@@ -338,15 +338,11 @@ class _Poster:
         async with httpx.AsyncClient(timeout=self._timeout) as client:
             return await self._attempts(client, content, headers)
 
-    async def _attempts(
-        self, client: httpx.AsyncClient, content: bytes, headers: Mapping[str, str]
-    ) -> httpx.Response:
+    async def _attempts(self, client: httpx.AsyncClient, content: bytes, headers: Mapping[str, str]) -> httpx.Response:
         last = ""
         for attempt in range(1, self._max_attempts + 1):
             try:
-                response = await client.post(
-                    self._url, content=content, headers=dict(headers), timeout=self._timeout
-                )
+                response = await client.post(self._url, content=content, headers=dict(headers), timeout=self._timeout)
             except httpx.UnsupportedProtocol:
                 raise NotifyError(f"{self.label}: the URL's scheme is not http or https") from None
             except httpx.RequestError as exc:
@@ -727,9 +723,7 @@ class SentryCrons:
         body = _envelope(header, [("check_in", payload)])
         client_name = f"sengu/{__version__}"
         auth = f"Sentry sentry_version=7, sentry_client={client_name}, sentry_key={self._dsn.public_key}"
-        await self._poster.post(
-            body, {"Content-Type": "application/x-sentry-envelope", "X-Sentry-Auth": auth}
-        )
+        await self._poster.post(body, {"Content-Type": "application/x-sentry-envelope", "X-Sentry-Auth": auth})
         return check_in_id
 
     def _admit(self, slug: str) -> None:

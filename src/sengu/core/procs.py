@@ -238,10 +238,7 @@ class _OutputSink(asyncio.Protocol):
         try:
             if self.dropped_bytes and not self._write_failed:
                 lead = b"" if self._ends_with_newline else b"\n"
-                note = (
-                    f"[sengu] log cap of {self._cap} bytes reached: "
-                    f"dropped {self.dropped_bytes} bytes of output\n"
-                )
+                note = f"[sengu] log cap of {self._cap} bytes reached: dropped {self.dropped_bytes} bytes of output\n"
                 self._file.write(lead + note.encode())
         except OSError as e:
             logger.warning("writing the log cap note failed: %s", e)
@@ -387,9 +384,7 @@ class RunningProc:
                 )
         self._group_gone = True
 
-    async def _wait_group_gone(
-        self, *, until: asyncio.Event | None = None, limit: float | None = None
-    ) -> bool:
+    async def _wait_group_gone(self, *, until: asyncio.Event | None = None, limit: float | None = None) -> bool:
         """True once no member of the group runs; False if ``until`` is set or ``limit`` passes first."""
         end = None if limit is None else self._loop.time() + limit
         while group_alive(self.pgid):

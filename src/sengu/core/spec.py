@@ -115,6 +115,17 @@ def parse_documents(text: str, path: str) -> list[Document]:
     return docs
 
 
+def document_from_data(data: Any, name: str) -> Document:
+    """A Document for data that did not come from a file (an object read from the Kubernetes API).
+
+    Problems are then located by line in the YAML form of the object, which is what `kubectl get -o yaml`
+    shows; the name says where it came from.
+    """
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+    (doc,) = parse_documents(text, name)
+    return doc
+
+
 def read_documents(path: str | Path) -> list[Document]:
     p = Path(path)
     try:
