@@ -23,6 +23,7 @@ BENCHES = {
     "idle": "bench_idle.py",
     "same_minute": "bench_same_minute.py",
     "spread": "bench_spread.py",
+    "render": "bench_render.py",
 }
 TIMEOUT_S = 300
 

@@ -19,6 +19,25 @@ KINDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+# kind -> its CustomResource (model, group, names, printer columns), for `sengu crd` and the operator
+RESOURCES: dict[str, str] = {
+    "CronjobManager": "sengu.batch.spec:RESOURCE",
+}
+
+
+def custom_resources(kinds: Sequence[str] | None = None) -> list[Any]:
+    """The CustomResource declarations (sengu.core.crd) of the given kinds, or of every kind."""
+    wanted = list(RESOURCES) if not kinds else list(kinds)
+    unknown = [k for k in wanted if k not in RESOURCES]
+    if unknown:
+        raise UserError(f"unknown kind(s) {', '.join(map(repr, unknown))}; known kinds: {', '.join(sorted(RESOURCES))}")
+    out = []
+    for kind in wanted:
+        module, name = RESOURCES[kind].split(":")
+        out.append(getattr(importlib.import_module(module), name))
+    return out
+
+
 def _attr(package: str, ref: str) -> Any:
     module, name = ref.split(":")
     return getattr(importlib.import_module(f"{package}.{module}"), name)

@@ -37,6 +37,32 @@ def version() -> None:
 
 
 @app.command()
+def crd(
+    output: Annotated[str, typer.Option("--output", "-o", help="yaml or json.")] = "yaml",
+    kind: Annotated[list[str] | None, typer.Option("--kind", "-k", help="Only these kinds (default: all).")] = None,
+) -> None:
+    """Print the CustomResourceDefinitions of sengu's kinds, generated from the same models as validation.
+
+    Apply them before the operator or any resource: sengu crd | kubectl apply -f -
+    JSON output (-o json) is a v1 List.
+    """
+    import json
+
+    import yaml
+
+    from sengu import capabilities
+    from sengu.core.crd import definition
+
+    if output not in ("yaml", "json"):
+        raise UserError(f"--output must be 'yaml' or 'json', not {output!r}")
+    docs = [definition(resource) for resource in capabilities.custom_resources(kind)]
+    if output == "json":
+        typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}, indent=2))
+    else:
+        sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, width=10_000, allow_unicode=True))
+
+
+@app.command()
 def up(
     files: Annotated[list[Path], typer.Argument(help="Spec files (any kinds sengu knows).", show_default=False)],
     port: Annotated[int, typer.Option("--port", "-p", help="Port for /healthz, /metrics and the API.")] = 8080,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sengu.core.errors import Failure, UserError
+from sengu.core.errors import Failure, Problem, UserError
 
 if TYPE_CHECKING:
     from sengu.batch.resolve import Manager
@@ -131,6 +131,77 @@ def import_(
         print(f"wrote {jobs} job(s) to {output}; {len(result.warnings)} warning(s)", file=sys.stderr)
     else:
         sys.stdout.write(text)
+
+
+@app.command()
+def render(
+    files: Files,
+    k8s_version: Annotated[
+        str, typer.Option("--k8s-version", help="Kubernetes version whose official schemas the output must pass.")
+    ] = "1.32",  # kschema.DEFAULT_VERSION, written out so `--help` needs no import
+    namespace: Annotated[
+        str | None,
+        typer.Option("--namespace", "-n", help="Namespace of the objects (default: metadata.namespace, else none)."),
+    ] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="yaml or json.")] = "yaml",
+    check: Annotated[
+        bool, typer.Option("--validate/--no-validate", help="Check every object against the official schemas.")
+    ] = True,
+) -> None:
+    """Print what each CronjobManager becomes on Kubernetes: one batch/v1 CronJob per job and schedule.
+
+    Every object is checked strictly (no unknown fields) against the official JSON schema of --k8s-version;
+    any problem (a job without image, a relative workingDir, a schema error) is printed as FILE:LINE: message
+    and nothing is printed on stdout (exit 2). JSON output is a v1 List. The manager itself is not printed:
+    `sengu crd` prints its CustomResourceDefinition.
+
+    Example: sengu batch render jobs.yaml | kubectl apply --dry-run=server -f -
+    """
+    import gc
+
+    from sengu.batch.render import render_manager, schema_problems, to_yaml
+    from sengu.batch.resolve import resolve
+    from sengu.batch.spec import KIND, CronjobManager
+    from sengu.core import kschema
+    from sengu.core.spec import as_resource, collect, read_documents, validate
+
+    if output not in ("yaml", "json"):
+        raise UserError(f"--output must be 'yaml' or 'json', not {output!r}")
+    version = kschema.resolve_version(k8s_version) if check else k8s_version
+    # As in capabilities.load: many long-lived objects, no cycles; the cycle collector only costs here.
+    gc.disable()
+    try:
+        problems: list[Problem] = []
+        objects: list[dict[str, Any]] = []
+        seen: dict[str, str] = {}
+        for path in files:
+            for doc in collect(problems, read_documents, path) or []:
+                if collect(problems, as_resource, doc, [KIND]) is None:
+                    continue
+                model = collect(problems, validate, doc, CronjobManager)
+                manager = None if model is None else collect(problems, resolve, model, doc)
+                if manager is None:
+                    continue
+                here = str(doc.locate(("metadata", "name")))
+                first = seen.setdefault(manager.name, here)
+                if first != here:
+                    message = f"{KIND} {manager.name!r} is also defined at {first}"
+                    problems.append(doc.problem(("metadata", "name"), message))
+                    continue
+                rendered = collect(problems, render_manager, manager, model=model, namespace=namespace, doc=doc)
+                if rendered is None:
+                    continue
+                if check:
+                    problems.extend(schema_problems(rendered, manager, version=version))
+                objects.extend(rendered)
+    finally:
+        gc.enable()
+    if problems:
+        raise UserError(problems)
+    if output == "json":
+        typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
+    else:
+        sys.stdout.write(to_yaml(objects))
 
 
 @app.command("next")

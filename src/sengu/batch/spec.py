@@ -1,15 +1,17 @@
-"""The CronjobManager resource: the single source for validation, docs and (later) the CRD schema."""
+"""The CronjobManager resource: the single source for validation, docs and the CRD schema (`sengu crd`)."""
 
 from __future__ import annotations
 
 import functools
 import re
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 from pydantic.alias_generators import to_camel
 
 from sengu.batch.schedule import ScheduleError, load_zone, parse
+from sengu.core.crd import CustomResource, PrinterColumn
 
 KIND = "CronjobManager"
 MAX_JOB_NAME = 52  # a CronJob's name is limited to 52 characters (its Jobs append 11)
@@ -88,7 +90,12 @@ def _zone(value: str) -> str:
 
 Cron = Annotated[str, AfterValidator(_cron)]
 TimeZone = Annotated[str, AfterValidator(_zone)]
-JobName = Annotated[str, AfterValidator(_job_name)]
+# The CRD checks the name too, so `kubectl apply` refuses a bad one before the operator sees it.
+JobName = Annotated[
+    str,
+    AfterValidator(_job_name),
+    WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern, "maxLength": MAX_JOB_NAME}),
+]
 ResourceName = Annotated[str, AfterValidator(_resource_name)]
 Command = Annotated[str | list[str], AfterValidator(_command)]
 EnvVars = Annotated[dict[str, str | int | float | bool], AfterValidator(_env)]
@@ -173,13 +180,28 @@ class JobSettings(Model):
     )
     successful_jobs_history_limit: int | None = Field(default=None, ge=0)
     failed_jobs_history_limit: int | None = Field(default=None, ge=0)
+    ttl_seconds_after_finished: int | None = Field(
+        default=None,
+        ge=0,
+        description="Kubernetes only: seconds a finished Job and its pods (their logs) are kept (default 7 days).",
+    )
     service_account_name: str | None = None
     placement: Placement | None = None
     notifications: Notifications | None = None
 
 
+class PriorityClassNames(Model):
+    """Kubernetes PriorityClass per job priority; a priority without one gets the cluster's default."""
+
+    low: str | None = None
+    middle: str | None = None
+    high: str | None = None
+
+
 class Defaults(JobSettings):
-    pass
+    priority_class_names: PriorityClassNames | None = Field(
+        default=None, description="Kubernetes only: the PriorityClass of each job priority's pods."
+    )
 
 
 class Recovery(Model):
@@ -226,8 +248,76 @@ class Metadata(Model):
     annotations: dict[str, str] = Field(default_factory=dict)
 
 
+class Observed(BaseModel):
+    """Status written by the operator: what it observed. Unknown fields are ignored, never an error."""
+
+    model_config = ConfigDict(extra="ignore", alias_generator=to_camel, populate_by_name=True)
+
+
+class LastFailure(Observed):
+    time: datetime
+    reason: str = Field(
+        description="Classified cause: BackoffLimitExceeded, DeadlineExceeded, OOMKilled, ImagePullBackOff, "
+        "Evicted, Preempted, Error (non-zero exit)..."
+    )
+    message: str = Field(default="", description="Details: exit code, pod, container, last events.")
+    job_name: str | None = Field(default=None, description="The Kubernetes Job that failed.")
+    exit_code: int | None = Field(default=None, description="The container's exit code, when it exited.")
+
+
+class Condition(Observed):
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str = ""
+    message: str = ""
+    last_transition_time: datetime | None = None
+
+
+class JobStatus(Observed):
+    cron_jobs: list[str] = Field(default_factory=list, description="The CronJobs of this job (one per schedule).")
+    suspended: bool = Field(default=False, description="Suspended on the cluster (suspend, or above the stage).")
+    last_schedule_time: datetime | None = None
+    last_successful_time: datetime | None = None
+    last_failure: LastFailure | None = None
+    active: int = Field(default=0, ge=0, description="Runs (Kubernetes Jobs) of this job running now.")
+    missed: int = Field(default=0, ge=0, description="Scheduled times that never started, as the operator counted.")
+
+
+class CronjobManagerStatus(Observed):
+    # Other controllers (kopf's progress storage) may keep their own fields here: keep them, don't prune.
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-preserve-unknown-fields": True})
+
+    observed_generation: int | None = Field(default=None, description="metadata.generation last reconciled.")
+    stage: Priority | None = Field(default=None, description="The migration stage last reconciled.")
+    active_jobs: int | None = Field(default=None, ge=0, description="Jobs not suspended.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready: whether the CronJobs match the spec.")
+    job_count: int | None = Field(default=None, ge=0, description="Jobs in the spec.")
+    active: int | None = Field(default=None, ge=0, description="Runs of all jobs running now.")
+    jobs: dict[str, JobStatus] = Field(default_factory=dict, description="Per job, by name.")
+
+
 class CronjobManager(Model):
+    """Scheduled jobs of one service: each becomes a Kubernetes CronJob (one per schedule)."""
+
     api_version: Literal["sengu.dev/v1alpha1"]
     kind: Literal["CronjobManager"]
     metadata: Metadata
     spec: CronjobManagerSpec
+    status: CronjobManagerStatus | None = Field(default=None, description="Written by the operator.")
+
+
+RESOURCE = CustomResource(
+    model=CronjobManager,
+    group="sengu.dev",
+    version="v1alpha1",
+    kind=KIND,
+    plural="cronjobmanagers",
+    short_names=("cjm",),
+    categories=("sengu",),
+    printer_columns=(
+        PrinterColumn("Jobs", "integer", ".status.jobCount", "Jobs in the spec."),
+        PrinterColumn("Active", "integer", ".status.active", "Runs of all jobs running now."),
+        PrinterColumn("Stage", "string", ".spec.migration.stage", "Migration stage: jobs above it are suspended."),
+        PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
+    ),
+)

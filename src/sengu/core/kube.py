@@ -115,7 +115,8 @@ class Cluster:
     ) -> Any:
         """One request; the decoded JSON answer (or the raw response when stream=True). Raises KubeError."""
         headers = {"Accept": "application/json", "Content-Type": content_type}
-        data = None if body is None else json.dumps(body)
+        # The REST layer serialises dict bodies to JSON for JSON and apply-patch+yaml content types.
+        data = body
         method_, url, headers_, body_, _ = self.api.param_serialize(
             method=method,
             resource_path=path,

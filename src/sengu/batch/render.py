@@ -1,0 +1,408 @@
+"""What a CronjobManager becomes on Kubernetes: one batch/v1 CronJob per job and schedule. Pure: no I/O.
+
+The CronJobs carry the same effective settings the embedded engine acts on (resolve.py: defaults merged,
+H expanded, the migration stage applied), plus what only a cluster needs: image, placement, PriorityClass,
+TTL. See docs/batch.md, "On Kubernetes", for every choice made here.
+
+Rendering needs the model as written beside the resolved Manager: JobPlan has neither the TTL nor the
+PriorityClass mapping, and its workingDir is already made absolute against the spec file's directory,
+which means nothing inside a container.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import hashlib
+import math
+import posixpath
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+import yaml
+
+from sengu.batch.resolve import JobPlan, Manager, resolve
+from sengu.batch.spec import KIND, RESOURCE, CronjobManager
+from sengu.core.errors import Location, Problem, UserError
+from sengu.core.spec import Document, Loc, validate
+
+MAX_NAME = 52  # a CronJob's name: its Jobs append "-" and a 10-digit time, and must fit in a 63-char label
+MAX_LABEL_VALUE = 63
+# Long enough to read last week's failure of a weekly job; bounds what manual runs and orphaned Jobs leave.
+DEFAULT_TTL_SECONDS_AFTER_FINISHED = 7 * 24 * 3600
+CONTAINER = "main"
+
+LABEL_MANAGER = "sengu.dev/manager"
+LABEL_JOB = "sengu.dev/job"
+LABEL_PRIORITY = "sengu.dev/priority"
+ANNOTATION_SUSPENDED = "sengu.dev/suspended-because"
+# The embedded engine sets these too; on Kubernetes the run id is the Job's name, read by the downward API.
+RESERVED_ENV = ("SENGU_MANAGER", "SENGU_JOB", "SENGU_RUN_ID")
+_JOB_NAME_FIELD = "metadata.labels['batch.kubernetes.io/job-name']"
+
+
+def labels(manager: str, job: str, priority: str) -> dict[str, str]:
+    """The labels of every rendered object (the CronJob, its Job template and its pod template)."""
+    return {
+        "app.kubernetes.io/name": job,
+        "app.kubernetes.io/part-of": manager,
+        "app.kubernetes.io/managed-by": "sengu",
+        "app.kubernetes.io/component": "batch",
+        LABEL_MANAGER: manager,
+        LABEL_JOB: job,
+        LABEL_PRIORITY: priority,
+    }
+
+
+def cronjob_name(manager: str, job: str, index: int | None = None) -> str:
+    """MANAGER-JOB, or MANAGER-JOB-INDEX for a job with several schedules (INDEX counts from 0).
+
+    Longer than 52 characters: cut to 43 and followed by "-" and 8 hex digits of a SHA-256 of
+    (manager, job, index), so a cut name stays unique and the same from one render to the next.
+    """
+    base = f"{manager}-{job}" if index is None else f"{manager}-{job}-{index}"
+    return base if len(base) <= MAX_NAME else _hashed(base, manager, job, index)
+
+
+def _hashed(base: str, manager: str, job: str, index: int | None) -> str:
+    digest = hashlib.sha256(f"{manager}\0{job}\0{'' if index is None else index}".encode()).hexdigest()[:8]
+    return f"{base[: MAX_NAME - 9].rstrip('-.')}-{digest}"
+
+
+def cronjob_names(manager: Manager) -> dict[tuple[str, int], str]:
+    """{(job, schedule index): CronJob name} for a whole manager, unique within it.
+
+    Job names are unique, but a job "a" with two schedules (a-0, a-1) and a job named "a-0" would meet:
+    every name given twice takes the hashed form, which includes the job and index and so differs.
+    """
+    wanted: dict[tuple[str, int], tuple[str, int | None]] = {}
+    for plan in manager.jobs:
+        several = len(plan.schedules) > 1
+        for i in range(len(plan.schedules)):
+            index = i if several else None
+            wanted[(plan.name, i)] = (cronjob_name(manager.name, plan.name, index), index)
+    taken = Counter(name for name, _ in wanted.values())
+    out: dict[tuple[str, int], str] = {}
+    for (job, i), (name, index) in wanted.items():
+        if taken[name] > 1:
+            base = f"{manager.name}-{job}" if index is None else f"{manager.name}-{job}-{index}"
+            name = _hashed(base, manager.name, job, index)
+        out[(job, i)] = name
+    return out
+
+
+def render_document(doc: Document, *, namespace: str | None = None) -> list[dict[str, Any]]:
+    """Validate, resolve and render one CronjobManager document; every problem at once as a UserError."""
+    model = validate(doc, CronjobManager)
+    return render_manager(resolve(model, doc), model=model, namespace=namespace, doc=doc)
+
+
+def render_manager(
+    manager: Manager, *, model: CronjobManager, namespace: str | None = None, doc: Document | None = None
+) -> list[dict[str, Any]]:
+    """The CronJobs of one CronjobManager, in job order then schedule order.
+
+    `model` is the validated document `manager` was resolved from (`resolve(model, doc)`); `doc`, when
+    given, places problems at the exact field, else at the job (JobPlan.location). `namespace` overrides
+    metadata.namespace; with neither, the objects have none (kubectl's current namespace applies). Raises
+    UserError listing every problem: a job without an image, a relative workingDir, a manager name too
+    long for a label value.
+    """
+    # Rendering builds many long-lived objects and no cycles: the cycle collector would rescan the loaded
+    # spec again and again (two thirds of the time for 10,000 jobs, see docs/benchmarks.md).
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _render(manager, model, namespace, doc)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _render(
+    manager: Manager, model: CronjobManager, namespace: str | None, doc: Document | None
+) -> list[dict[str, Any]]:
+    problems: list[Problem] = []
+    if len(manager.name) > MAX_LABEL_VALUE:
+        problems.append(
+            _problem(
+                f"CronjobManager name {manager.name!r} is {len(manager.name)} characters; on Kubernetes it is a "
+                f"label value, at most {MAX_LABEL_VALUE}",
+                doc,
+                ("metadata", "name"),
+                manager.path,
+            )
+        )
+    ns = namespace if namespace is not None else model.metadata.namespace
+    defaults = model.spec.defaults
+    written = {job.name: (i, job) for i, job in enumerate(model.spec.jobs)}
+    names = cronjob_names(manager)
+    out: list[dict[str, Any]] = []
+    for plan in manager.jobs:
+        i, job = written[plan.name]
+        at: Loc = ("spec", "jobs", i)
+        if plan.image is None:
+            problems.append(
+                _problem(
+                    f"job {plan.name!r} has no image: on Kubernetes every job runs in a container; "
+                    "set spec.defaults.image or the job's image",
+                    doc,
+                    (*at, "name"),
+                    plan.location,
+                )
+            )
+        working_dir = job.working_dir if job.working_dir is not None else defaults.working_dir
+        if working_dir is not None and not posixpath.isabs(working_dir):
+            where: Loc = (*at, "workingDir") if job.working_dir is not None else ("spec", "defaults", "workingDir")
+            problems.append(
+                _problem(
+                    f"job {plan.name!r}: workingDir {working_dir!r} is relative; on Kubernetes it must be an "
+                    "absolute path in the image (relative to the spec file only means something on this machine)",
+                    doc,
+                    where,
+                    plan.location,
+                )
+            )
+        if problems:
+            continue  # keep collecting problems; objects are of no use now
+        ttl = job.ttl_seconds_after_finished
+        if ttl is None:
+            ttl = defaults.ttl_seconds_after_finished
+        classes = defaults.priority_class_names
+        priority_class = getattr(classes, plan.priority) if classes is not None else None
+        for index, schedule in enumerate(plan.schedules):
+            out.append(
+                _cronjob(
+                    plan,
+                    names[(plan.name, index)],
+                    schedule.expression,
+                    namespace=ns,
+                    working_dir=working_dir,
+                    ttl=DEFAULT_TTL_SECONDS_AFTER_FINISHED if ttl is None else ttl,
+                    priority_class=priority_class,
+                )
+            )
+    if problems:
+        raise UserError(problems)
+    return out
+
+
+def _cronjob(
+    plan: JobPlan,
+    name: str,
+    schedule: str,
+    *,
+    namespace: str | None,
+    working_dir: str | None,
+    ttl: int,
+    priority_class: str | None,
+) -> dict[str, Any]:
+    def tags() -> dict[str, str]:
+        # a fresh dict per use: shared objects would come out of YAML as anchors and aliases
+        return labels(plan.manager, plan.name, plan.priority)
+
+    metadata: dict[str, Any] = {"name": name}
+    if namespace:
+        metadata["namespace"] = namespace
+    metadata["labels"] = tags()
+    if plan.suspend_reason:
+        metadata["annotations"] = {ANNOTATION_SUSPENDED: plan.suspend_reason}
+
+    container: dict[str, Any] = {"name": CONTAINER, "image": plan.image, "command": list(plan.argv)}
+    if working_dir is not None:
+        container["workingDir"] = working_dir
+    container["env"] = _env(plan)
+    resources = _resources(plan)
+    if resources:
+        container["resources"] = resources
+
+    pod: dict[str, Any] = {"restartPolicy": "Never"}  # podFailurePolicy requires Never
+    if priority_class:
+        pod["priorityClassName"] = priority_class
+    if plan.service_account_name:
+        pod["serviceAccountName"] = plan.service_account_name
+    placement = plan.placement
+    if placement is not None:
+        selector = dict(placement.node_selector)
+        if placement.arch:
+            selector["kubernetes.io/arch"] = placement.arch
+        if placement.capacity_type:
+            selector["karpenter.sh/capacity-type"] = placement.capacity_type
+        if selector:
+            pod["nodeSelector"] = dict(sorted(selector.items()))
+        if placement.tolerations:
+            pod["tolerations"] = [dict(t) for t in placement.tolerations]
+    pod["containers"] = [container]
+
+    job_spec: dict[str, Any] = {"backoffLimit": plan.backoff_limit}
+    if plan.active_deadline_seconds is not None:
+        job_spec["activeDeadlineSeconds"] = plan.active_deadline_seconds
+    job_spec["ttlSecondsAfterFinished"] = ttl
+    # A pod the cluster took away (spot interruption, drain, preemption) is retried without burning a retry;
+    # every other failure counts towards backoffLimit (the default for pods no rule matches).
+    job_spec["podFailurePolicy"] = {
+        "rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]
+    }
+    job_spec["template"] = {"metadata": {"labels": tags()}, "spec": pod}
+
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": metadata,
+        "spec": {
+            "schedule": schedule,
+            "timeZone": plan.zone.key,
+            "concurrencyPolicy": plan.concurrency_policy,
+            "startingDeadlineSeconds": plan.starting_deadline_seconds,
+            "suspend": plan.suspended,
+            "successfulJobsHistoryLimit": plan.successful_history,
+            "failedJobsHistoryLimit": plan.failed_history,
+            "jobTemplate": {"metadata": {"labels": tags()}, "spec": job_spec},
+        },
+    }
+
+
+def _env(plan: JobPlan) -> list[dict[str, Any]]:
+    # In name order: the API server hands maps back with sorted keys, and the operator must render from what
+    # it reads exactly what `sengu batch render` renders from the file.
+    env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in sorted(plan.env.items()) if k not in RESERVED_ENV]
+    env.append({"name": "SENGU_MANAGER", "value": plan.manager})
+    env.append({"name": "SENGU_JOB", "value": plan.name})
+    env.append({"name": "SENGU_RUN_ID", "valueFrom": {"fieldRef": {"fieldPath": _JOB_NAME_FIELD}}})
+    return env
+
+
+def _resources(plan: JobPlan) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    if plan.resources is None:
+        return out
+    for part, values in (("requests", plan.resources.requests), ("limits", plan.resources.limits)):
+        if values:
+            # In the API server's canonical form: what we send is then what we read back, so an unchanged
+            # manager compares equal to its CronJobs and the operator writes nothing.
+            out[part] = {k: canonical_quantity(v) for k, v in values.items()}
+    return out
+
+
+_QUANTITY = re.compile(r"^([+-]?)(\d+\.?\d*|\.\d+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$")
+_BINARY = {"Ki": 1, "Mi": 2, "Gi": 3, "Ti": 4, "Pi": 5, "Ei": 6}
+_DECIMAL = {"n": -9, "u": -6, "m": -3, "": 0, "k": 3, "M": 6, "G": 9, "T": 12, "P": 15, "E": 18}
+_DECIMAL_SUFFIX = {v: k for k, v in _DECIMAL.items()}
+
+
+@functools.lru_cache(maxsize=4096)  # a few distinct values, repeated across thousands of jobs
+def canonical_quantity(value: str | int | float) -> str:
+    """A Kubernetes quantity as the API server writes it back (apimachinery's Quantity.String()).
+
+    0.5 -> 500m, 1000m -> 1, 1536Mi stays, 1.5Gi -> 1536Mi, 1024Mi -> 1Gi, 1e3 stays, 3.001n -> 4n: values
+    are rounded up to a multiple of 1n; binary suffixes stay binary when the value is a whole number of at
+    least 1024, decimal ones take the largest suffix that keeps the number whole. Anything it does not
+    parse is returned as given, for the schema or the API server to refuse.
+    """
+    text = str(value).strip()
+    m = _QUANTITY.match(text)
+    if not m:
+        return text
+    sign, digits, suffix = m.group(1), m.group(2), m.group(3) or ""
+    number = Fraction(Decimal(digits))
+    if suffix in _BINARY:
+        amount, style = number * 1024 ** _BINARY[suffix], "binary"
+    elif suffix in _DECIMAL:
+        amount, style = number * Fraction(10) ** _DECIMAL[suffix], "decimal"
+    else:
+        amount, style = number * Fraction(10) ** int(suffix[1:]), "exponent"
+    nanos = math.ceil(amount * 10**9)  # rounds away from zero, as Kubernetes does
+    if nanos == 0:
+        return "0"
+    sign = "-" if sign == "-" else ""
+    if style == "binary" and nanos % 10**9 == 0 and nanos >= 1024 * 10**9:
+        whole, power = nanos // 10**9, 0
+        while whole % 1024 == 0 and power < 6:
+            whole, power = whole // 1024, power + 1
+        return f"{sign}{whole}{['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'][power]}"
+    mantissa, exponent = nanos, -9
+    while mantissa % 10 == 0:
+        mantissa, exponent = mantissa // 10, exponent + 1
+    shift = exponent % 3  # down to a multiple of 3, making the mantissa larger
+    mantissa, exponent = mantissa * 10**shift, exponent - shift
+    if style == "exponent":
+        return f"{sign}{mantissa}" + (f"e{exponent}" if exponent else "")
+    if exponent not in _DECIMAL_SUFFIX:
+        return text  # beyond E: Kubernetes has no suffix for it either; leave it to the server
+    return f"{sign}{mantissa}{_DECIMAL_SUFFIX[exponent]}"
+
+
+def _problem(message: str, doc: Document | None, loc: Loc, fallback: str) -> Problem:
+    if doc is not None:
+        return doc.problem(loc, message)
+    return Problem(message, _location(fallback))
+
+
+def _location(text: str) -> Location | None:
+    """JobPlan.location ("file:line") back into a Location."""
+    if not text:
+        return None
+    file, sep, line = text.rpartition(":")
+    return Location(file, int(line)) if sep and line.isdigit() else Location(text)
+
+
+# --- the custom resource itself ---------------------------------------------------------------------------
+def custom_resource(doc: Document, *, namespace: str | None = None) -> dict[str, Any]:
+    """The CronjobManager object to apply to a cluster, from one document (validated; status dropped)."""
+    return manager_resource(validate(doc, CronjobManager), namespace=namespace)
+
+
+def manager_resource(model: CronjobManager, *, namespace: str | None = None) -> dict[str, Any]:
+    """The CronjobManager object of a validated model: the spec as written (H not expanded), no defaults
+    filled in, so what is stored on the cluster reads like the user's file."""
+    metadata: dict[str, Any] = {"name": model.metadata.name}
+    ns = namespace if namespace is not None else model.metadata.namespace
+    if ns:
+        metadata["namespace"] = ns
+    if model.metadata.labels:
+        metadata["labels"] = dict(model.metadata.labels)
+    if model.metadata.annotations:
+        metadata["annotations"] = dict(model.metadata.annotations)
+    spec = model.spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+    return {"apiVersion": RESOURCE.api_version, "kind": KIND, "metadata": metadata, "spec": spec}
+
+
+# --- checking and printing --------------------------------------------------------------------------------
+def schema_problems(objects: Iterable[Mapping[str, Any]], manager: Manager, *, version: str) -> list[Problem]:
+    """Every error of the rendered objects against the official schemas (strict), placed at their job."""
+    from sengu.core import kschema
+
+    problems = []
+    for obj in objects:
+        errors = kschema.validate(obj, version)
+        if not errors:
+            continue
+        meta = obj.get("metadata", {})
+        job = meta.get("labels", {}).get(LABEL_JOB, "")
+        plan = manager.by_name.get(job)
+        where = _location(plan.location) if plan else _location(manager.path)
+        for err in errors:
+            problems.append(
+                Problem(
+                    f"job {job!r}: {obj.get('kind')} {meta.get('name')!r} fails the Kubernetes "
+                    f"{kschema.resolve_version(version)} schema at {err}",
+                    where,
+                )
+            )
+    return problems
+
+
+class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
+    """libyaml's emitter when there is one: 10,000 CronJobs take 1.5 s to print with it, 20 s without."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def to_yaml(objects: Sequence[Mapping[str, Any]]) -> str:
+    """Manifests as one multi-document YAML stream, fields in Kubernetes' usual order."""
+    return yaml.dump_all([dict(o) for o in objects], Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
