@@ -233,6 +233,8 @@ def test_run_interrupted_is_cancelled_and_kills_the_tree(tmp_path: Path) -> None
         [sys.executable, "-m", "sengu", "batch", "run", str(spec), "long"],
         cwd=ROOT,
         env=env,
+        # As CI may start us: SIGINT ignored by the parent shell. sengu must still stop on it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -24,6 +24,17 @@ RESOURCES: dict[str, str] = {
     "CronjobManager": "sengu.batch.spec:RESOURCE",
 }
 
+# The kopf handlers of each capability, registered by `sengu operator` in one registry.
+OPERATORS: tuple[str, ...] = ("sengu.batch.operator:register",)
+
+
+def operator_registers() -> list[Any]:
+    out = []
+    for ref in OPERATORS:
+        module, name = ref.split(":")
+        out.append(getattr(importlib.import_module(module), name))
+    return out
+
 
 def custom_resources(kinds: Sequence[str] | None = None) -> list[Any]:
     """The CustomResource declarations (sengu.core.crd) of the given kinds, or of every kind."""

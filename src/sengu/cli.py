@@ -63,6 +63,58 @@ def crd(
 
 
 @app.command()
+def operator(
+    namespace: Annotated[
+        list[str] | None, typer.Option("--namespace", "-n", help="Watch only these namespaces (default: all).")
+    ] = None,
+    liveness: Annotated[
+        str | None, typer.Option(help="Serve health here, e.g. http://0.0.0.0:8080/healthz (standby included).")
+    ] = None,
+    metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics on this port.")] = None,
+    lease_name: Annotated[
+        str, typer.Option(envvar="SENGU_LEASE_NAME", help="Lease for leader election (one active replica).")
+    ] = "sengu-operator",
+    lease_namespace: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SENGU_POD_NAMESPACE", help="Namespace of the Lease (default: the kubeconfig's).", show_default=False
+        ),
+    ] = None,
+    kubeconfig: Annotated[str | None, typer.Option(help="Kubeconfig file (default: KUBECONFIG, in-cluster).")] = None,
+    context: Annotated[str | None, typer.Option(help="Kubeconfig context.")] = None,
+) -> None:
+    """Run the Kubernetes operator: every sengu kind reconciled into native objects.
+
+    CronjobManagers become CronJobs (server-side apply, owned by their manager, pruned when removed, no
+    write when nothing differs); failed Jobs are classified (OOMKilled, deadline, image pull, spot
+    interruption, exit code) and reported in status, events, Slack and Sentry; missed schedules are
+    detected. Replicas elect a leader through a Lease: one is active, the others stand by.
+
+    Example: sengu operator --liveness http://0.0.0.0:8080/healthz --metrics-port 9090
+    """
+    import asyncio
+    import logging
+
+    from sengu import capabilities
+    from sengu.core import operator as runner
+    from sengu.core.kube import Cluster
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    cluster = Cluster.connect(kubeconfig=kubeconfig, context=context)
+    asyncio.run(
+        runner.run(
+            capabilities.operator_registers(),
+            cluster=cluster,
+            namespaces=namespace or (),
+            liveness=liveness,
+            metrics_port=metrics_port,
+            lease_name=lease_name,
+            lease_namespace=lease_namespace,
+        )
+    )
+
+
+@app.command()
 def up(
     files: Annotated[list[Path], typer.Argument(help="Spec files (any kinds sengu knows).", show_default=False)],
     port: Annotated[int, typer.Option("--port", "-p", help="Port for /healthz, /metrics and the API.")] = 8080,

@@ -128,3 +128,188 @@ def spec_file(tmp_path: Path) -> Path:
         "  jobs:\n    - {name: report, schedule: '0 3 * * *', command: bin/report, priority: low}\n"
     )
     return path
+
+
+def test_failed_job_is_classified_reported_and_recovered(kube: KubeTarget) -> None:
+    emulator = kube.require_emulator()
+    from datetime import UTC, datetime
+
+    from sengu.batch.failures import FailureWatcher
+
+    cluster = cluster_for(kube)
+    ns = kube.namespace
+    recovering = job("import", schedule="0 3 * * *", onFailure={"recovery": {"command": "bin/cleanup"}})
+    body = install(cluster, manager_body(ns, [recovering]))
+    operator = BatchOperator(cluster)
+    operator.reconcile(body)
+    (cron_job,) = cron_jobs(cluster, ns)
+    made = emulator.create_job_from_cronjob(ns, cron_job, datetime(2026, 11, 27, 18, 0, tzinfo=UTC))
+    pod = emulator.create_pod_for_job(ns, made["metadata"]["name"])
+    emulator.set_pod_oom_killed(ns, pod["metadata"]["name"])
+    failed = emulator.set_job_failed(ns, made["metadata"]["name"])
+
+    watcher = FailureWatcher(cluster)
+    manager = operator.managers[(ns, "shop")]
+    verdict = watcher.job_event(failed, manager)
+    assert verdict is not None and verdict.reason == "OOMKilled" and verdict.final
+    assert watcher.job_event(failed, manager) is None  # reported once
+
+    last = fresh(cluster, body)["status"]["jobs"]["import"]["lastFailure"]
+    assert last["reason"] == "OOMKilled" and last["jobName"] == made["metadata"]["name"]
+    assert "memory" in last["message"]
+    events = cluster.list_objects("v1", "Event", ns)
+    assert any(e["reason"] == "OOMKilled" and e["involvedObject"]["name"] == "shop" for e in events)
+    recovery = cluster.get("batch/v1", "Job", f"{made['metadata']['name'][:53]}-recovery", ns)
+    assert recovery is not None
+    container = recovery["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["/bin/sh", "-c", "bin/cleanup"]
+    assert {"name": "SENGU_RECOVERY", "value": "1"} in container["env"]
+    assert recovery["metadata"]["labels"]["sengu.dev/trigger"] == "recovery"
+    marked = cluster.get("batch/v1", "Job", made["metadata"]["name"], ns)
+    assert marked is not None and marked["metadata"]["annotations"]["sengu.dev/reported-failure"] == "OOMKilled"
+
+
+def test_missed_schedules_are_found_and_counted(kube: KubeTarget) -> None:
+    emulator = kube.require_emulator()
+    from datetime import UTC, datetime, timedelta
+
+    from sengu.batch.failures import FailureWatcher
+    from sengu.batch.operator import audit_once
+    from sengu.core.clock import FakeClock
+
+    cluster = cluster_for(kube)
+    ns = kube.namespace
+    body = install(cluster, manager_body(ns, [job("tick", schedule="*/10 * * * *", startingDeadlineSeconds=60)]))
+    operator = BatchOperator(cluster)
+    operator.reconcile(body)
+    (cron_job,) = cron_jobs(cluster, ns)
+    now = datetime.now(UTC)
+    clock = FakeClock(now)
+    watcher = FailureWatcher(cluster, clock)
+    base = now.replace(second=0, microsecond=0) + timedelta(minutes=10 - now.minute % 10)
+    # The controller created Jobs for the first two times only.
+    for minutes in (0, 10):
+        made = emulator.create_job_from_cronjob(ns, cron_job, base + timedelta(minutes=minutes))
+        watcher.job_event(made, operator.managers[(ns, "shop")])
+    clock.set(base + timedelta(minutes=41))
+    audit_once(operator, watcher, operator.managers[(ns, "shop")], ns, "shop")
+    status = fresh(cluster, body)["status"]["jobs"]["tick"]
+    assert status["missed"] == 2  # +20 and +30; +40 is still within the starting deadline and its grace
+    events = [e for e in cluster.list_objects("v1", "Event", ns) if e["reason"] == "MissedSchedule"]
+    assert len(events) == 2
+    audit_once(operator, watcher, operator.managers[(ns, "shop")], ns, "shop")
+    assert fresh(cluster, body)["status"]["jobs"]["tick"]["missed"] == 2  # each time reported once
+
+
+def test_operator_end_to_end_with_kopf_and_a_lease(kube: KubeTarget) -> None:
+    """`sengu operator` as it runs: lease, kopf watch, reconcile on create and on change, health."""
+    import asyncio
+    import socket
+
+    import httpx
+
+    from sengu import capabilities
+    from sengu.core import operator as runner
+
+    cluster = cluster_for(kube)
+    ns = kube.namespace
+    cluster.apply(definition(RESOURCE))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            runner.run(
+                capabilities.operator_registers(),
+                cluster=cluster,
+                liveness=f"http://127.0.0.1:{port}/healthz",
+                lease_namespace=ns,
+                stop=stop,
+            )
+        )
+
+        async def until(check: Any, what: str, timeout: float = 15.0) -> Any:
+            deadline = asyncio.get_running_loop().time() + timeout
+            while True:
+                value = await asyncio.to_thread(check)
+                if value:
+                    return value
+                assert not task.done(), task.exception() if task.done() else ""
+                assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+                await asyncio.sleep(0.1)
+
+        try:
+            await asyncio.to_thread(cluster.apply, manager_body(ns, [job("a"), job("b")]))
+            await until(lambda: len(cron_jobs(cluster, ns)) == 2, "two CronJobs")
+            health = await asyncio.to_thread(httpx.get, f"http://127.0.0.1:{port}/healthz")
+            assert health.status_code == 200 and health.json() == {"ok": True, "role": "leader"}
+            lease = cluster.get("coordination.k8s.io/v1", "Lease", "sengu-operator", ns)
+            assert lease is not None and lease["spec"]["holderIdentity"]
+            await asyncio.to_thread(cluster.apply, manager_body(ns, [job("a")]))
+            await until(lambda: len(cron_jobs(cluster, ns)) == 1, "the removed job's CronJob pruned")
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=20)
+
+    asyncio.run(scenario())
+
+
+def test_cluster_commands(kube: KubeTarget, spec_file: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    emulator = kube.require_emulator()
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, KUBECONFIG=str(kube.kubeconfig))
+
+    def sengu(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "sengu", *args], capture_output=True, text=True, env=env, cwd=root, timeout=60
+        )
+
+    applied = sengu("batch", "apply", str(spec_file), "--cluster")
+    assert applied.returncode == 0, applied.stderr
+    assert applied.stdout.splitlines() == [
+        "applied CustomResourceDefinition cronjobmanagers.sengu.dev",
+        f"applied CronjobManager {kube.namespace}/shop (1 jobs)",
+    ]
+    again = sengu("batch", "apply", str(spec_file), "--cluster")
+    assert again.stdout.splitlines() == [f"applied CronjobManager {kube.namespace}/shop (1 jobs)"]
+    assert sengu("batch", "apply", str(spec_file)).returncode == 2  # --cluster is required
+
+    cluster = cluster_for(kube)
+    body = fresh(cluster, {"metadata": {"name": "shop", "namespace": kube.namespace}})
+    BatchOperator(cluster).reconcile(body)
+    shown = sengu("batch", "status", str(spec_file), "--cluster", "-o", "json")
+    assert shown.returncode == 0, shown.stderr
+    (manager,) = json.loads(shown.stdout)
+    assert manager["manager"] == f"{kube.namespace}/shop" and manager["conditions"][0]["status"] == "True"
+    assert [j["job"] for j in manager["jobs"]] == ["report"]
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sengu", "batch", "run", str(spec_file), "report", "--cluster"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=root,
+    )
+    try:
+        jobs = emulator.wait_for(lambda: bool(emulator.list_objects("batch/v1/jobs", kube.namespace)), timeout=20)
+        del jobs
+        (made,) = emulator.list_objects("batch/v1/jobs", kube.namespace)
+        assert made["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+        pod = emulator.create_pod_for_job(kube.namespace, made["metadata"]["name"])
+        emulator.set_pod_running(kube.namespace, pod["metadata"]["name"])
+        emulator.append_log(kube.namespace, pod["metadata"]["name"], "report: 3 rows\nreport: failed\n")
+        emulator.set_pod_terminated(kube.namespace, pod["metadata"]["name"], exit_code=3, reason="Error")
+        emulator.set_job_failed(kube.namespace, made["metadata"]["name"])
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 3, err
+    assert b"report: 3 rows\nreport: failed\n" in out

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -297,20 +299,159 @@ def list_(files: Files, home: Home = None, output: Output = "table") -> None:
     Console(width=200).print(table)
 
 
+OnCluster = Annotated[bool, typer.Option("--cluster", help="On the Kubernetes cluster of the kubeconfig.")]
+Namespace = Annotated[
+    str | None,
+    typer.Option(
+        "--namespace", "-n", help="Namespace (default: the file's, else the kubeconfig's).", show_default=False
+    ),
+]
+Kubeconfig = Annotated[str | None, typer.Option(help="Kubeconfig file (default: KUBECONFIG).", show_default=False)]
+Context = Annotated[str | None, typer.Option(help="Kubeconfig context.", show_default=False)]
+
+
+def _connect(kubeconfig: str | None, context: str | None) -> Any:
+    from sengu.core.kube import Cluster
+
+    return Cluster.connect(kubeconfig=kubeconfig, context=context)
+
+
+def _cluster_documents(files: list[Path]) -> list[Any]:
+    """The CronjobManager documents of the files, each checked as `render` checks it (image, names…)."""
+    from sengu.batch.render import render_document
+    from sengu.core.errors import Problem
+    from sengu.core.spec import as_resource, read_documents
+
+    docs, problems = [], []
+    for path in files:
+        for doc in read_documents(path):
+            try:
+                if as_resource(doc, ["CronjobManager"]).kind == "CronjobManager":
+                    render_document(doc)
+                    docs.append(doc)
+            except UserError as exc:
+                problems.extend(exc.problems)
+    if problems:
+        raise UserError(list[Problem](problems))
+    return docs
+
+
+def _namespace(doc: Any, option: str | None, cluster: Any) -> str:
+    meta = doc.data.get("metadata") or {}
+    return str(option or meta.get("namespace") or cluster.namespace)
+
+
+@app.command()
+def apply(
+    files: Files,
+    cluster: OnCluster = False,
+    namespace: Namespace = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+) -> None:
+    """Put CronjobManagers on the cluster: applies the CRD if it is missing or older, then each manager
+    (server-side apply). The operator (`sengu operator`) turns them into CronJobs.
+
+    Everything is checked here first, as `render` checks it. On this machine, use `sengu up` instead.
+    Example: sengu batch apply jobs.yaml --cluster -n shop
+    """
+    if not cluster:
+        raise UserError("apply needs --cluster (on this machine, run the jobs with `sengu up FILE`)")
+    from sengu.batch.cluster import apply_manager, ensure_crd
+    from sengu.batch.render import custom_resource
+    from sengu.batch.spec import RESOURCE
+    from sengu.core.crd import definition
+
+    docs = _cluster_documents(files)
+    api = _connect(kubeconfig, context)
+    if ensure_crd(api, definition(RESOURCE)):
+        typer.echo(f"applied CustomResourceDefinition {RESOURCE.name}")
+    for doc in docs:
+        ns = _namespace(doc, namespace, api)
+        applied = apply_manager(api, custom_resource(doc, namespace=ns), ns)
+        jobs = len(applied.get("spec", {}).get("jobs", []))
+        typer.echo(f"applied CronjobManager {ns}/{applied['metadata']['name']} ({jobs} jobs)")
+
+
+@app.command()
+def status(
+    files: Files,
+    cluster: OnCluster = False,
+    namespace: Namespace = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
+    output: Output = "table",
+) -> None:
+    """Show what the operator observed on the cluster: per job its CronJobs, suspension, runs in flight,
+    last schedule, last success and last failure (with its classified reason), and whether it is Ready."""
+    if not cluster:
+        raise UserError("status needs --cluster (on this machine: `sengu batch list FILE` and `sengu batch history`)")
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from sengu.batch.cluster import JobStatus
+    from sengu.batch.cluster import status as read_status
+
+    _check_output(output)
+    docs = _cluster_documents(files)
+    api = _connect(kubeconfig, context)
+    result: list[tuple[str, list[dict[str, Any]], list[JobStatus]]] = []
+    for doc in docs:
+        ns = _namespace(doc, namespace, api)
+        body, rows = read_status(api, doc.data["metadata"]["name"], ns)
+        conditions = (body.get("status") or {}).get("conditions") or []
+        result.append((f"{ns}/{body['metadata']['name']}", conditions, rows))
+    if output == "json":
+        payload = [{"manager": m, "conditions": c, "jobs": [asdict(j) for j in rows]} for m, c, rows in result]
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    console = Console(width=200)
+    for manager, conditions, rows in result:
+        ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+        state = (
+            f"{ready['status']} ({ready.get('reason', '')}: {ready.get('message', '')})"
+            if ready
+            else "not reconciled yet"
+        )
+        console.print(f"CronjobManager {manager}: Ready {state}")
+        table = Table(box=None, pad_edge=False)
+        for col in ("JOB", "CRONJOBS", "SUSPENDED", "ACTIVE", "LAST SCHEDULE", "LAST SUCCESS", "LAST FAILURE"):
+            table.add_column(col)
+        for j in rows:
+            table.add_row(
+                j.job,
+                ",".join(j.cron_jobs),
+                "yes" if j.suspended else "no",
+                str(j.active),
+                j.last_schedule or "-",
+                j.last_success or "-",
+                j.last_failure or "-",
+            )
+        console.print(table)
+
+
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="CronjobManager file.", show_default=False)],
     job: Annotated[str, typer.Argument(help="Job name.", show_default=False)],
     home: Home = None,
+    cluster: OnCluster = False,
+    namespace: Namespace = None,
+    kubeconfig: Kubeconfig = None,
+    context: Context = None,
 ) -> None:
     """Run one job now, as the engine would: retries per backoffLimit, killed at activeDeadlineSeconds.
 
     Output streams to this terminal (and to the run's log file); the exit code is the job's final one.
     Suspended jobs run too: this is the test run of the migration, before raising the stage.
+    With --cluster: a Job is created from the job's CronJob, its pods' logs are followed to the end,
+    and the exit code is the container's.
     """
     import asyncio
 
-    from sengu.batch.execute import RunControl, execute
+    from sengu.batch.execute import Outcome, RunControl, execute
     from sengu.batch.runs import RunStore
     from sengu.core.clock import SYSTEM_CLOCK
     from sengu.core.store import Store
@@ -318,6 +459,19 @@ def run(
     managers = _managers([file])
     owners = [m for m in managers if job in m.by_name]
     plan = owners[0].job(job) if owners else managers[0].job(job)
+    if cluster:
+        from sengu.batch.cluster import run_on_cluster
+        from sengu.core.spec import read_documents
+
+        api = _connect(kubeconfig, context)
+        doc = next(d for d in read_documents(file) if (d.data.get("metadata") or {}).get("name") == plan.manager)
+        out_ = sys.stdout.buffer
+
+        def write(chunk: bytes) -> None:
+            out_.write(chunk)
+            out_.flush()
+
+        raise typer.Exit(run_on_cluster(api, plan, _namespace(doc, namespace, api), write=write))
     store = Store(home)
     runs = RunStore(store)
     run_id = runs.create_run(plan.manager, plan.name, trigger="manual", now=SYSTEM_CLOCK.now())
@@ -330,13 +484,25 @@ def run(
         out.write(chunk)
         out.flush()
 
-    control = RunControl(run_id, plan, stop_reason="interrupted (Ctrl-C)", stop_status="cancelled")
-    outcome = asyncio.run(
-        execute(
-            plan, run_id, runs=runs, clock=SYSTEM_CLOCK, logs_dir=store.home / "logs", on_output=stream,
-            control=control,
+    control = RunControl(run_id, plan, stop_status="cancelled")
+
+    async def supervised() -> Outcome:
+        # Ctrl-C and SIGTERM stop the job's whole process tree and record the run as cancelled. Handlers
+        # are installed here, not inherited: a shell may have started us with SIGINT ignored.
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        for sig, why in ((signal.SIGINT, "interrupted (Ctrl-C)"), (signal.SIGTERM, "terminated (SIGTERM)")):
+            loop.add_signal_handler(sig, _cancel, task, control, why, sig)
+        return await execute(
+            plan, run_id, runs=runs, clock=SYSTEM_CLOCK, logs_dir=store.home / "logs", on_output=stream, control=control
         )
-    )
+
+    try:
+        outcome = asyncio.run(supervised())
+    except asyncio.CancelledError:
+        print(f"sengu: run {run_id} cancelled: {control.stop_reason}", file=sys.stderr)
+        raise typer.Exit(130 if control.stop_reason and "Ctrl-C" in control.stop_reason else 143) from None
     detail = f": {outcome.reason}" if outcome.reason else ""
     print(
         f"sengu: run {run_id} {outcome.status} after {outcome.attempts} attempt(s){detail}; log {outcome.log_path}",
@@ -346,6 +512,11 @@ def run(
         if outcome.exit_code:
             raise typer.Exit(outcome.exit_code)
         raise typer.Exit(128 + outcome.signal if outcome.signal else 1)
+
+
+def _cancel(task: asyncio.Task[Any], control: Any, why: str, sig: int) -> None:
+    control.stop_reason = why
+    task.cancel()
 
 
 @app.command()

@@ -13,6 +13,7 @@ import copy
 import hashlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -125,6 +126,8 @@ class BatchOperator:
     def __init__(self, cluster: Cluster, clock: Clock = SYSTEM_CLOCK):
         self.cluster = cluster
         self.clock = clock
+        # The last valid manager of each (namespace, name): what the failure watch and the audit read.
+        self.managers: dict[tuple[str, str], Manager] = {}
 
     def reconcile(self, body: dict[str, Any]) -> Result:
         meta = body["metadata"]
@@ -132,6 +135,7 @@ class BatchOperator:
         result = Result()
         try:
             manager, desired = desired_state(body)
+            self.managers[(namespace, name)] = manager
         except UserError as exc:
             result.error = "; ".join(exc.lines())
             self._write_status(body, self._invalid_status(body, result.error), result)
@@ -219,13 +223,20 @@ def _condition(
 
 def register(registry: Any, context: Any) -> None:
     """The batch handlers, added to the operator's one kopf registry (see sengu.core.operator)."""
+    import asyncio
+
     import kopf
 
+    from sengu.batch.failures import ClusterNotifier, FailureWatcher
+
     operator = BatchOperator(context.cluster, context.clock)
+    watcher = FailureWatcher(context.cluster, context.clock, ClusterNotifier())
 
     @kopf.on.event("sengu.dev", "v1alpha1", "cronjobmanagers", registry=registry)
     def manager_changed(type: str, body: kopf.Body, **_: Any) -> None:
         if type == "DELETED" or body.get("metadata", {}).get("deletionTimestamp"):
+            meta = body.get("metadata", {})
+            operator.managers.pop((meta.get("namespace", ""), meta.get("name", "")), None)
             return  # its CronJobs go with it: they are owned by it
         operator.reconcile(_plain(body))
 
@@ -236,6 +247,41 @@ def register(registry: Any, context: Any) -> None:
         owner = operator.cluster.get(API_VERSION, KIND, meta.get("labels", {})[MANAGER_LABEL], meta.get("namespace"))
         if owner is not None and not owner["metadata"].get("deletionTimestamp"):
             operator.reconcile(owner)
+
+    @kopf.on.event("batch", "v1", "jobs", labels={MANAGER_LABEL: kopf.PRESENT}, registry=registry)
+    def job_changed(type: str, body: kopf.Body, **_: Any) -> None:
+        if type == "DELETED":
+            return
+        job = _plain(body)
+        meta = job.get("metadata", {})
+        manager = operator.managers.get((meta.get("namespace", ""), meta.get("labels", {}).get(MANAGER_LABEL, "")))
+        watcher.job_event(job, manager)
+
+    async def audit_forever() -> None:
+        while True:
+            await context.clock.sleep(60)
+            for (namespace, name), manager in list(operator.managers.items()):
+                try:
+                    await asyncio.to_thread(audit_once, operator, watcher, manager, namespace, name)
+                except Exception:  # one manager's problem must not stop the audit of the others
+                    log.exception("schedule audit of %s/%s failed", namespace, name)
+
+    context.background.append(audit_forever)
+
+
+def audit_once(operator: BatchOperator, watcher: Any, manager: Manager, namespace: str, name: str) -> None:
+    """Report scheduled times no Job was created for, and count them in the manager's status."""
+    cron_jobs = operator.cluster.list_objects("batch/v1", "CronJob", namespace, labels={MANAGER_LABEL: name})
+    missed = watcher.audit(manager, namespace, cron_jobs)
+    if not missed:
+        return
+    body = operator.cluster.get(API_VERSION, KIND, name, namespace)
+    if body is None:
+        return
+    jobs = (body.get("status") or {}).get("jobs") or {}
+    counts = Counter(job for job, _ in missed)
+    patch = {job: {"missed": int((jobs.get(job) or {}).get("missed") or 0) + n} for job, n in counts.items()}
+    operator.cluster.patch(API_VERSION, KIND, name, namespace, {"status": {"jobs": patch}}, subresource="status")
 
 
 def _plain(body: Any) -> dict[str, Any]:
