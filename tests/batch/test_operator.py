@@ -313,3 +313,41 @@ def test_cluster_commands(kube: KubeTarget, spec_file: Path) -> None:
             proc.kill()
     assert proc.returncode == 3, err
     assert b"report: 3 rows\nreport: failed\n" in out
+
+
+def test_cluster_failures_reach_slack_and_sentry(kube: KubeTarget, tmp_path: Path, monkeypatch: Any) -> None:
+    emulator = kube.require_emulator()
+    from datetime import UTC, datetime
+
+    from sengu.batch.failures import ClusterNotifier, FailureWatcher, check_in_id
+    from tests.fakes.receivers import SentryReceiver, SlackReceiver
+
+    cluster = cluster_for(kube)
+    ns = kube.namespace
+    with SlackReceiver() as slack, SentryReceiver() as sentry:
+        monkeypatch.setenv("TEST_SLACK_URL", slack.url)
+        dsn = tmp_path / "dsn"
+        dsn.write_text(sentry.dsn)
+        body = manager_body(ns, [job("nightly", schedule="0 3 * * *")])
+        body["spec"]["defaults"]["notifications"] = {
+            "slack": {"webhookUrl": {"env": "TEST_SLACK_URL"}},
+            "sentry": {"dsn": {"file": str(dsn)}},
+        }
+        body = install(cluster, body)
+        operator = BatchOperator(cluster)
+        operator.reconcile(body)
+        manager = operator.managers[(ns, "shop")]
+        (cron_job,) = cron_jobs(cluster, ns)
+        made = emulator.create_job_from_cronjob(ns, cron_job, datetime(2026, 11, 27, 18, 0, tzinfo=UTC))
+        watcher = FailureWatcher(cluster, notifier=ClusterNotifier())
+        watcher.job_event(made, manager)
+        pod = emulator.create_pod_for_job(ns, made["metadata"]["name"])
+        emulator.set_pod_terminated(ns, pod["metadata"]["name"], exit_code=4, reason="Error")
+        watcher.job_event(emulator.set_job_failed(ns, made["metadata"]["name"]), manager)
+        slack.wait_for(1)
+        sentry.wait_for(2)
+    (message,) = slack.messages
+    assert "*shop/nightly* failed on Kubernetes" in message["text"] and "exited with code 4" in message["text"]
+    assert [c["status"] for c in sentry.check_ins] == ["in_progress", "error"]
+    assert {c["check_in_id"] for c in sentry.check_ins} == {check_in_id(made["metadata"]["uid"])}
+    assert sentry.check_ins[0]["monitor_config"]["schedule"]["value"] == "0 3 * * *"

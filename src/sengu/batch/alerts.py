@@ -37,7 +37,7 @@ log = logging.getLogger("sengu.batch.alerts")
 LOG_TAIL_LINES = 15
 
 
-def _source(src: SpecSecret) -> SecretSource:
+def secret_source(src: SpecSecret) -> SecretSource:
     return SecretSource(file=src.file, env=src.env)
 
 
@@ -89,11 +89,11 @@ class EngineHooks:
         if cfg.slack is not None:
             key = (cfg.slack.webhook_url.file, cfg.slack.webhook_url.env)
             if key not in self._slack:
-                self._slack[key] = SlackNotifier(read_secret(_source(cfg.slack.webhook_url), environ=environ))
+                self._slack[key] = SlackNotifier(read_secret(secret_source(cfg.slack.webhook_url), environ=environ))
         if cfg.sentry is not None:
             skey = (cfg.sentry.dsn.file, cfg.sentry.dsn.env, cfg.sentry.environment)
             if skey not in self._sentry:
-                dsn = read_secret(_source(cfg.sentry.dsn), environ=environ)
+                dsn = read_secret(secret_source(cfg.sentry.dsn), environ=environ)
                 self._sentry[skey] = SentryCrons(dsn, environment=cfg.sentry.environment)
 
     def _slack_for(self, plan: JobPlan, event: str) -> SlackNotifier | None:

@@ -106,15 +106,21 @@ class FailureWatcher:
                 }
             }
         uid = meta.get("uid", meta.get("name", ""))
-        if uid in self.reported or (meta.get("annotations") or {}).get(REPORTED):
-            return None
-        if classify.job_state(job) == "succeeded":
+        state = classify.job_state(job)
+        plan = manager.by_name.get(labels.get(JOB_LABEL, "")) if manager else None
+        if self.notifier is not None and plan is not None and labels.get(TRIGGER_LABEL) != "recovery":
+            self.notifier.check_in(plan, uid, state)
+        if state == "succeeded" or f"{uid}:final" in self.reported or (meta.get("annotations") or {}).get(REPORTED):
             return None
         pods = self.cluster.list_objects("v1", "Pod", meta.get("namespace"), labels={"job-name": meta["name"]})
         verdict = classify.classify_job(job, pods)
         if verdict is None or not (verdict.final or verdict.reason in classify.STUCK):
             return None
-        self.reported.add(uid)
+        # A stuck pod (image pull) is worth telling early, once; the final failure is told again.
+        told = f"{uid}:{'final' if verdict.final else 'early'}"
+        if told in self.reported:
+            return None
+        self.reported.add(told)
         self._report(job, verdict, manager, labels)
         return verdict
 
@@ -127,12 +133,17 @@ class FailureWatcher:
         manager_name = labels.get(MANAGER_LABEL, "?")
         now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
         log.warning("%s/%s: Job %s failed: %s", namespace, job_name, meta["name"], verdict.message)
-        try:
-            self.cluster.patch(
-                "batch/v1", "Job", meta["name"], namespace, {"metadata": {"annotations": {REPORTED: verdict.reason}}}
-            )
-        except KubeError as exc:
-            log.warning("cannot mark Job %s reported: %s", meta["name"], exc)
+        if verdict.final:  # survives a restart of the operator: never told twice
+            try:
+                self.cluster.patch(
+                    "batch/v1",
+                    "Job",
+                    meta["name"],
+                    namespace,
+                    {"metadata": {"annotations": {REPORTED: verdict.reason}}},
+                )
+            except KubeError as exc:
+                log.warning("cannot mark Job %s reported: %s", meta["name"], exc)
         failure = {"time": now, "reason": verdict.reason, "message": verdict.message[:1000], "jobName": meta["name"]}
         if verdict.exit_code is not None:
             failure["exitCode"] = verdict.exit_code
@@ -233,6 +244,34 @@ class ClusterNotifier:
     Secrets come from the operator's environment or mounted files, as the spec names them.
     """
 
+    def __init__(self) -> None:
+        self._checked_in: set[tuple[str, str]] = set()
+
+    def check_in(self, plan: JobPlan, job_uid: str, state: str) -> None:
+        """Sentry Crons: in_progress when a Job is seen running, ok/error when it ends; one id per Job."""
+        import asyncio
+
+        from sengu.batch.alerts import EngineHooks, secret_source
+        from sengu.core.notify import NotifyError, SentryCrons, read_secret
+
+        cfg = plan.notifications.sentry if plan.notifications else None
+        status = {"active": "in_progress", "succeeded": "ok", "failed": "error"}[state]
+        if cfg is None or (job_uid, status) in self._checked_in:
+            return
+        self._checked_in.add((job_uid, status))
+        try:
+            sentry = SentryCrons(read_secret(secret_source(cfg.dsn)), environment=cfg.environment)
+            asyncio.run(
+                sentry.check_in(
+                    EngineHooks.sentry_slug(plan),
+                    status,  # type: ignore[arg-type]
+                    check_in_id=check_in_id(job_uid),
+                    monitor_config=EngineHooks.monitor_config(plan) if status == "in_progress" else None,
+                )
+            )
+        except (NotifyError, UserError) as exc:
+            log.warning("Sentry check-in for %s not delivered: %s", plan.key, exc)
+
     def failure(self, plan: JobPlan, job_name: str, verdict: classify.JobFailure) -> None:
         text = f":red_circle: *{plan.key}* failed on Kubernetes (Job {job_name}): {verdict.message}"
         self._slack(plan, "failure", text)
@@ -244,14 +283,14 @@ class ClusterNotifier:
     def _slack(self, plan: JobPlan, event: str, text: str) -> None:
         import asyncio
 
-        from sengu.batch.alerts import _source
+        from sengu.batch.alerts import secret_source
         from sengu.core.notify import NotifyError, SlackNotifier, read_secret
 
         cfg = plan.notifications.slack if plan.notifications else None
         if cfg is None or event not in cfg.on:
             return
         try:
-            notifier = SlackNotifier(read_secret(_source(cfg.webhook_url)))
+            notifier = SlackNotifier(read_secret(secret_source(cfg.webhook_url)))
             asyncio.run(notifier.send(text))
         except (NotifyError, UserError) as exc:
             log.warning("Slack %s message for %s not delivered: %s", event, plan.key, exc)

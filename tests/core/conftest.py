@@ -1,0 +1,1 @@
+from tests.kube.fixtures import emulator, kube  # noqa: F401
