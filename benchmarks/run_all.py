@@ -24,6 +24,7 @@ BENCHES = {
     "same_minute": "bench_same_minute.py",
     "spread": "bench_spread.py",
     "render": "bench_render.py",
+    "reconcile": "bench_reconcile.py",
 }
 TIMEOUT_S = 300
 
