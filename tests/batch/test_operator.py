@@ -68,6 +68,10 @@ def test_reconcile_creates_prunes_and_is_a_no_op_when_unchanged(kube: KubeTarget
     owner = next(iter(made.values()))["metadata"]["ownerReferences"][0]
     assert owner["kind"] == "CronjobManager" and owner["uid"] == body["metadata"]["uid"] and owner["controller"]
     assert all(APPLIED_HASH in c["metadata"]["annotations"] for c in made.values())
+    events = cluster.list_objects("v1", "Event", ns)
+    assert [(e["type"], e["reason"], e["message"]) for e in events] == [
+        ("Normal", "Reconciled", "applied 3 CronJob(s), pruned 0")
+    ]
     status = fresh(cluster, body)["status"]
     assert set(status["jobs"]) == {"a", "b", "c"}
     assert status["jobs"]["c"]["suspended"] is True  # priority high is above stage middle
@@ -102,6 +106,9 @@ def test_invalid_spec_is_reported_in_status_not_applied(kube: KubeTarget) -> Non
     assert cron_jobs(cluster, kube.namespace) == {}
     (ready,) = fresh(cluster, body)["status"]["conditions"]
     assert ready["status"] == "False" and ready["reason"] == "InvalidSpec" and "image" in ready["message"]
+    BatchOperator(cluster).reconcile(fresh(cluster, body))  # the same problem again: no second event
+    (event,) = cluster.list_objects("v1", "Event", kube.namespace)
+    assert event["type"] == "Warning" and event["reason"] == "InvalidSpec" and "image" in event["message"]
 
 
 def test_250_jobs_from_scratch(kube: KubeTarget) -> None:

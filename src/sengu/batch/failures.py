@@ -205,29 +205,13 @@ class FailureWatcher:
 
     # --- events -----------------------------------------------------------------------------------
     def event(self, namespace: str, manager: str, reason: str, message: str) -> None:
-        now = self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
-        body = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"generateName": f"{manager}.", "namespace": namespace},
-            "involvedObject": {
-                "apiVersion": "sengu.dev/v1alpha1",
-                "kind": "CronjobManager",
-                "name": manager,
-                "namespace": namespace,
-            },
-            "reason": reason[:128],
-            "message": message[:1024],
-            "type": "Warning",
-            "source": {"component": "sengu-operator"},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "count": 1,
+        involved = {
+            "apiVersion": "sengu.dev/v1alpha1",
+            "kind": "CronjobManager",
+            "name": manager,
+            "namespace": namespace,
         }
-        try:
-            self.cluster.create(body)
-        except KubeError as exc:
-            log.warning("cannot post an event on %s/%s: %s", namespace, manager, exc)
+        self.cluster.post_event(involved, "Warning", reason, message, now=self.clock.now(), component="sengu-operator")
 
 
 def _created(obj: Mapping[str, Any]) -> datetime | None:

@@ -139,6 +139,8 @@ class BatchOperator:
         except UserError as exc:
             result.error = "; ".join(exc.lines())
             self._write_status(body, self._invalid_status(body, result.error), result)
+            if result.status_written:  # once per change, not at every event
+                self._event(body, "Warning", "InvalidSpec", result.error)
             return result
         existing = self.cluster.list_objects("batch/v1", "CronJob", namespace, labels={MANAGER_LABEL: name})
         changes = plan_changes(desired, existing)
@@ -153,10 +155,24 @@ class BatchOperator:
         status = self._status(body, manager, [by_name[o["metadata"]["name"]] for o in desired])
         self._write_status(body, status, result)
         if result.applied or result.deleted:
+            self._event(
+                body, "Normal", "Reconciled", f"applied {len(result.applied)} CronJob(s), pruned {len(result.deleted)}"
+            )
             log.info(
                 "%s/%s: applied %d CronJob(s), pruned %d", namespace, name, len(result.applied), len(result.deleted)
             )
         return result
+
+    def _event(self, body: dict[str, Any], kind: str, reason: str, message: str) -> None:
+        meta = body["metadata"]
+        involved = {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid"),
+        }
+        self.cluster.post_event(involved, kind, reason, message, now=self.clock.now(), component="sengu-operator")
 
     # --- status -----------------------------------------------------------------------------------
     def _status(self, body: dict[str, Any], manager: Manager, cron_jobs: list[dict[str, Any]]) -> dict[str, Any]:

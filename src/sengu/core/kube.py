@@ -8,12 +8,15 @@ so objects stay dicts end to end and one code path serves every kind. Import thi
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
 from sengu.core.errors import Failure, UserError
+
+log = logging.getLogger("sengu.kube")
 
 FIELD_MANAGER = "sengu"
 
@@ -214,6 +217,29 @@ class Cluster:
                 return False
             raise
         return True
+
+    def post_event(
+        self, involved: dict[str, Any], kind: str, reason: str, message: str, *, now: Any, component: str = "sengu"
+    ) -> None:
+        """A core/v1 Event about `involved` (apiVersion, kind, name, namespace). Best effort: never raises."""
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"generateName": f"{involved['name']}.", "namespace": involved["namespace"]},
+            "involvedObject": involved,
+            "reason": reason[:128],
+            "message": message[:1024],
+            "type": kind,
+            "source": {"component": component},
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "count": 1,
+        }
+        try:
+            self.create(body)
+        except KubeError as exc:
+            log.warning("cannot post an event on %s/%s: %s", involved["namespace"], involved["name"], exc)
 
     def follow_log(self, namespace: str, pod: str, container: str | None = None) -> Iterator[bytes]:
         """The pod's log, streamed until the container ends."""
