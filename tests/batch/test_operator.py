@@ -358,3 +358,53 @@ def test_cluster_failures_reach_slack_and_sentry(kube: KubeTarget, tmp_path: Pat
     assert [c["status"] for c in sentry.check_ins] == ["in_progress", "error"]
     assert {c["check_in_id"] for c in sentry.check_ins} == {check_in_id(made["metadata"]["uid"])}
     assert sentry.check_ins[0]["monitor_config"]["schedule"]["value"] == "0 3 * * *"
+
+
+def test_late_starts_are_reported_once(kube: KubeTarget) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sengu.batch.failures import FailureWatcher
+    from sengu.core.clock import FakeClock
+
+    cluster = cluster_for(kube)
+    ns = kube.namespace
+    body = install(cluster, manager_body(ns, [job("tick", schedule="*/10 * * * *")]))
+    operator = BatchOperator(cluster)
+    operator.reconcile(body)
+    manager = operator.managers[(ns, "shop")]
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    clock = FakeClock(now)
+    watcher = FailureWatcher(cluster, clock)
+    cron_job = {
+        "metadata": {
+            "name": "shop-tick",
+            "labels": {"sengu.dev/job": "tick"},
+            "creationTimestamp": "2026-11-27T10:00:00Z",
+        },
+        "spec": {"schedule": "*/10 * * * *"},
+    }
+    watcher.seen[(ns, "shop-tick")].since = now - timedelta(hours=1)
+    for minutes, delay in ((50, 4), (40, 3), (30, 200), (20, 5), (10, 2)):
+        scheduled = now - timedelta(minutes=minutes)
+        created = scheduled + timedelta(seconds=delay)
+        watcher.job_event(
+            {
+                "metadata": {
+                    "name": f"shop-tick-{minutes}",
+                    "namespace": ns,
+                    "uid": f"u{minutes}",
+                    "labels": {"sengu.dev/manager": "shop", "sengu.dev/job": "tick"},
+                    "annotations": {"batch.kubernetes.io/cronjob-scheduled-timestamp": scheduled.isoformat()},
+                    "creationTimestamp": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "ownerReferences": [{"kind": "CronJob", "name": "shop-tick"}],
+                },
+                "status": {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]},
+            },
+            manager,
+        )
+    assert watcher.audit(manager, ns, [cron_job]) == []  # nothing missed (now itself is not due yet)
+    assert watcher.late == [("tick", now - timedelta(minutes=30), 200.0)]
+    watcher.audit(manager, ns, [cron_job])
+    assert len(watcher.late) == 1  # reported once
+    events = [e for e in cluster.list_objects("v1", "Event", ns) if e["reason"] == "LateStart"]
+    assert len(events) == 1 and "200s late" in events[0]["message"]

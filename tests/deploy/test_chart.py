@@ -34,7 +34,7 @@ WATCH_RULES = {
     ("sengu.dev", "cronjobmanagers"): {"get", "list", "watch", "patch"},
     ("sengu.dev", "cronjobmanagers/status"): {"patch"},
     ("batch", "cronjobs"): {"get", "list", "watch", "create", "patch", "delete"},
-    ("batch", "jobs"): {"get", "list", "watch", "create", "delete"},
+    ("batch", "jobs"): {"get", "list", "watch", "create", "patch", "delete"},
     ("", "pods"): {"get", "list", "watch"},
     ("", "pods/log"): {"get"},
     ("", "events"): {"create", "patch"},

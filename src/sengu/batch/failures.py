@@ -81,6 +81,7 @@ class Seen:
     since: datetime
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # job name -> minimal Job
     reported_missed: set[datetime] = field(default_factory=set)
+    reported_late: set[datetime] = field(default_factory=set)
 
 
 class FailureWatcher:
@@ -89,6 +90,7 @@ class FailureWatcher:
         self.clock = clock
         self.notifier = notifier
         self.reported: set[str] = set()
+        self.late: list[tuple[str, datetime, float]] = []  # (job, scheduled, seconds late), as reported
         self.seen: dict[tuple[str, str], Seen] = defaultdict(lambda: Seen(self.clock.now()))
 
     # --- Jobs -------------------------------------------------------------------------------------
@@ -201,6 +203,17 @@ class FailureWatcher:
                     )
                     if self.notifier is not None:
                         self.notifier.missed(plan, t)
+            for t, seconds in report.late:
+                if t not in seen.reported_late:
+                    seen.reported_late.add(t)
+                    self.late.append((plan.name, t, seconds))
+                    self.event(
+                        namespace,
+                        plan.manager,
+                        "LateStart",
+                        f"{plan.name}: the Job for {t.isoformat()} was created {seconds:.0f}s late (CronJob "
+                        f"{meta['name']}); the CronJob controller is overloaded or was down",
+                    )
         return missed
 
     # --- events -----------------------------------------------------------------------------------

@@ -242,11 +242,35 @@ def register(registry: Any, context: Any) -> None:
     import asyncio
 
     import kopf
+    from prometheus_client import Counter as Metric
 
     from sengu.batch.failures import ClusterNotifier, FailureWatcher
 
     operator = BatchOperator(context.cluster, context.clock)
     watcher = FailureWatcher(context.cluster, context.clock, ClusterNotifier())
+    reconciles = Metric(
+        "sengu_operator_batch_reconciles",
+        "CronjobManager reconciles by outcome.",
+        ["outcome"],
+        registry=context.metrics,
+    )
+    failures = Metric(
+        "sengu_operator_batch_failures",
+        "Failed runs on the cluster by classified reason.",
+        ["reason"],
+        registry=context.metrics,
+    )
+    missed_total = Metric(
+        "sengu_operator_batch_missed_schedules", "Scheduled times with no Job.", registry=context.metrics
+    )
+    late_total = Metric(
+        "sengu_operator_batch_late_starts", "Jobs created late by the CronJob controller.", registry=context.metrics
+    )
+
+    def reconcile(body: dict[str, Any]) -> None:
+        result = operator.reconcile(body)
+        outcome = "invalid" if result.error else "changed" if result.applied or result.deleted else "unchanged"
+        reconciles.labels(outcome).inc()
 
     @kopf.on.event("sengu.dev", "v1alpha1", "cronjobmanagers", registry=registry)
     def manager_changed(type: str, body: kopf.Body, **_: Any) -> None:
@@ -254,7 +278,7 @@ def register(registry: Any, context: Any) -> None:
             meta = body.get("metadata", {})
             operator.managers.pop((meta.get("namespace", ""), meta.get("name", "")), None)
             return  # its CronJobs go with it: they are owned by it
-        operator.reconcile(_plain(body))
+        reconcile(_plain(body))
 
     @kopf.on.event("batch", "v1", "cronjobs", labels={MANAGER_LABEL: kopf.PRESENT}, registry=registry)
     def cron_job_changed(body: kopf.Body, **_: Any) -> None:
@@ -262,7 +286,7 @@ def register(registry: Any, context: Any) -> None:
         meta = body.get("metadata", {})
         owner = operator.cluster.get(API_VERSION, KIND, meta.get("labels", {})[MANAGER_LABEL], meta.get("namespace"))
         if owner is not None and not owner["metadata"].get("deletionTimestamp"):
-            operator.reconcile(owner)
+            reconcile(owner)
 
     @kopf.on.event("batch", "v1", "jobs", labels={MANAGER_LABEL: kopf.PRESENT}, registry=registry)
     def job_changed(type: str, body: kopf.Body, **_: Any) -> None:
@@ -271,33 +295,40 @@ def register(registry: Any, context: Any) -> None:
         job = _plain(body)
         meta = job.get("metadata", {})
         manager = operator.managers.get((meta.get("namespace", ""), meta.get("labels", {}).get(MANAGER_LABEL, "")))
-        watcher.job_event(job, manager)
+        verdict = watcher.job_event(job, manager)
+        if verdict is not None and verdict.final:
+            failures.labels(verdict.reason).inc()
 
     async def audit_forever() -> None:
         while True:
             await context.clock.sleep(60)
             for (namespace, name), manager in list(operator.managers.items()):
                 try:
-                    await asyncio.to_thread(audit_once, operator, watcher, manager, namespace, name)
+                    late_before = len(watcher.late)
+                    missed = await asyncio.to_thread(audit_once, operator, watcher, manager, namespace, name)
+                    missed_total.inc(missed)
+                    late_total.inc(len(watcher.late) - late_before)
                 except Exception:  # one manager's problem must not stop the audit of the others
                     log.exception("schedule audit of %s/%s failed", namespace, name)
 
     context.background.append(audit_forever)
 
 
-def audit_once(operator: BatchOperator, watcher: Any, manager: Manager, namespace: str, name: str) -> None:
-    """Report scheduled times no Job was created for, and count them in the manager's status."""
+def audit_once(operator: BatchOperator, watcher: Any, manager: Manager, namespace: str, name: str) -> int:
+    """Report scheduled times no Job was created for (and late ones), count them in the manager's status.
+    Returns how many were newly missed."""
     cron_jobs = operator.cluster.list_objects("batch/v1", "CronJob", namespace, labels={MANAGER_LABEL: name})
     missed = watcher.audit(manager, namespace, cron_jobs)
     if not missed:
-        return
+        return 0
     body = operator.cluster.get(API_VERSION, KIND, name, namespace)
     if body is None:
-        return
+        return len(missed)
     jobs = (body.get("status") or {}).get("jobs") or {}
     counts = Counter(job for job, _ in missed)
     patch = {job: {"missed": int((jobs.get(job) or {}).get("missed") or 0) + n} for job, n in counts.items()}
     operator.cluster.patch(API_VERSION, KIND, name, namespace, {"status": {"jobs": patch}}, subresource="status")
+    return len(missed)
 
 
 def _plain(body: Any) -> dict[str, Any]:
