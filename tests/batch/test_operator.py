@@ -408,3 +408,16 @@ def test_late_starts_are_reported_once(kube: KubeTarget) -> None:
     assert len(watcher.late) == 1  # reported once
     events = [e for e in cluster.list_objects("v1", "Event", ns) if e["reason"] == "LateStart"]
     assert len(events) == 1 and "200s late" in events[0]["message"]
+
+
+def test_a_job_with_several_schedules_has_one_status_entry(kube: KubeTarget) -> None:
+    cluster = cluster_for(kube)
+    twice = {"name": "twice", "schedules": ["0 1 * * *", "0 13 * * *"], "command": "bin/twice", "priority": "low"}
+    body = install(cluster, manager_body(kube.namespace, [twice]))
+    BatchOperator(cluster).reconcile(body)
+    entry = fresh(cluster, body)["status"]["jobs"]["twice"]
+    assert entry["cronJobs"] == ["shop-twice-0", "shop-twice-1"] and entry["active"] == 0
+    assert sorted(c["spec"]["schedule"] for c in cron_jobs(cluster, kube.namespace).values()) == [
+        "0 1 * * *",
+        "0 13 * * *",
+    ]

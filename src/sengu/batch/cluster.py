@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from sengu.batch import classify
 from sengu.batch.operator import API_VERSION, JOB_LABEL, KIND, MANAGER_LABEL
 from sengu.batch.resolve import JobPlan
 from sengu.core.clock import SYSTEM_CLOCK, Clock
@@ -170,15 +171,9 @@ def _waiting(pod: dict[str, Any]) -> bool:
 
 
 def _stuck_reason(pod: dict[str, Any]) -> str | None:
-    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
-        waiting = (cs.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in (
-            "ErrImagePull",
-            "ImagePullBackOff",
-            "InvalidImageName",
-            "CreateContainerConfigError",
-        ):
-            return f"{waiting['reason']}: {waiting.get('message', '')}".strip()
+    failure = classify.classify_pod(pod)
+    if failure is not None and failure.reason in classify.STUCK:
+        return failure.message or failure.reason
     return None
 
 

@@ -179,21 +179,23 @@ class BatchOperator:
         previous = body.get("status") or {}
         old_jobs = previous.get("jobs") or {}
         jobs: dict[str, Any] = {}
-        for cj in cron_jobs:
+        for cj in sorted(cron_jobs, key=lambda c: c["metadata"]["name"]):
             job = cj["metadata"].get("labels", {}).get(JOB_LABEL, cj["metadata"]["name"])
             observed = cj.get("status") or {}
-            entry = dict(old_jobs.get(job) or {})  # keeps lastFailure and missed, written by the watchers
-            entry["cronJobs"] = sorted({*entry.get("cronJobs", []), cj["metadata"]["name"]})
-            entry["suspended"] = bool(cj.get("spec", {}).get("suspend"))
-            entry["active"] = len(observed.get("active") or [])
+            if job not in jobs:
+                # lastFailure and missed are written by the failure watch and the audit: keep them.
+                old = old_jobs.get(job) or {}
+                jobs[job] = {
+                    k: old[k] for k in ("lastFailure", "missed", "lastScheduleTime", "lastSuccessfulTime") if k in old
+                }
+                jobs[job].update(cronJobs=[], suspended=False, active=0)
+            entry = jobs[job]
+            entry["cronJobs"].append(cj["metadata"]["name"])
+            entry["suspended"] = entry["suspended"] or bool(cj.get("spec", {}).get("suspend"))
+            entry["active"] += len(observed.get("active") or [])
             for key in ("lastScheduleTime", "lastSuccessfulTime"):
                 if observed.get(key):
                     entry[key] = max(entry.get(key) or "", observed[key])
-            jobs[job] = entry
-        for job in list(jobs):
-            jobs[job]["cronJobs"] = sorted(
-                n for n in jobs[job]["cronJobs"] if any(c["metadata"]["name"] == n for c in cron_jobs)
-            )
         active = sum(1 for p in manager.jobs if not p.suspended)
         return {
             "observedGeneration": body["metadata"].get("generation"),
