@@ -256,6 +256,22 @@ def test_operator_end_to_end_with_kopf_and_a_lease(kube: KubeTarget) -> None:
             assert lease is not None and lease["spec"]["holderIdentity"]
             await asyncio.to_thread(cluster.apply, manager_body(ns, [job("a")]))
             await until(lambda: len(cron_jobs(cluster, ns)) == 1, "the removed job's CronJob pruned")
+            if kube.emulator is not None:  # play the controllers: a run of job a fails, OOMKilled
+                from datetime import UTC, datetime
+
+                emulator = kube.emulator
+                (name,) = cron_jobs(cluster, ns)
+                made = emulator.create_job_from_cronjob(ns, name, datetime.now(UTC))
+                pod = emulator.create_pod_for_job(ns, made["metadata"]["name"])
+                emulator.set_pod_oom_killed(ns, pod["metadata"]["name"])
+                emulator.set_job_failed(ns, made["metadata"]["name"])
+
+                def failure() -> Any:
+                    status = fresh(cluster, {"metadata": {"name": "shop", "namespace": ns}}).get("status") or {}
+                    return ((status.get("jobs") or {}).get("a") or {}).get("lastFailure")
+
+                last = await until(failure, "the failure classified in status through kopf's Job watch")
+                assert last["reason"] == "OOMKilled"
         finally:
             stop.set()
             await asyncio.wait_for(task, timeout=20)
