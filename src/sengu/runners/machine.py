@@ -1,0 +1,235 @@
+"""The life of one workflow job, as a pure state machine: events in, the new state and actions out.
+
+queued → launching → running → completed, or rejected / failed / cancelled / expired. Webhooks and the
+reconciler (which lists queued jobs from the GitHub API, so a lost webhook still gets a runner) feed the
+same events; every event is safe to apply twice (deliveries are duplicated, the reconciler repeats
+itself), and an event that does not fit the current state changes nothing. The adapter stores the new
+state and only then carries out the actions, so a crash between the two repeats an action rather than
+losing one: actions are idempotent by construction (a launch is keyed by the runner name, a termination
+by the compute handle).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Literal
+
+State = Literal["queued", "launching", "running", "completed", "rejected", "failed", "cancelled", "expired"]
+FINAL: frozenset[str] = frozenset({"completed", "rejected", "failed", "cancelled", "expired"})
+
+
+@dataclass(frozen=True)
+class Job:
+    """One (job id, run attempt) of a workflow, and the runner sengu made for it."""
+
+    job_id: int
+    run_attempt: int
+    repository: str
+    labels: tuple[str, ...]
+    state: State = "queued"
+    queued_at: datetime | None = None
+    launched_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    runner_name: str | None = None
+    attempts: int = 0  # launches made (a spot interruption before the job started launches again)
+    reason: str | None = None
+    capacity_override: str | None = None  # "on-demand" after a spot interruption, when policy allows
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.job_id, self.run_attempt)
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL
+
+
+# --- events -----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Queued:
+    """A job waits for a runner (webhook `queued`, or the reconciler saw it queued)."""
+
+    job_id: int
+    run_attempt: int
+    repository: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """Labels resolved: launch `runner_name`, or reject with `reason`."""
+
+    runner_name: str | None
+    rejection: str | None = None
+
+
+@dataclass(frozen=True)
+class Launched:
+    """The backend accepted the launch."""
+
+
+@dataclass(frozen=True)
+class LaunchFailed:
+    reason: str
+    retryable: bool = True
+
+
+@dataclass(frozen=True)
+class InProgress:
+    """GitHub says the job runs, on `runner_name`."""
+
+    runner_name: str | None
+
+
+@dataclass(frozen=True)
+class Completed:
+    """GitHub says the job ended; `conclusion` is GitHub's (success, failure, cancelled…)."""
+
+    conclusion: str | None
+    runner_name: str | None
+
+
+@dataclass(frozen=True)
+class ComputeStopped:
+    """The backend's compute ended (observed), with a reason such as SpotInterruption."""
+
+    reason: str | None
+    spot_interruption: bool = False
+    on_demand_allowed: bool = False
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Time passed: enforce the boot and maximum-duration timeouts."""
+
+
+Event = Queued | Decided | Launched | LaunchFailed | InProgress | Completed | ComputeStopped | Tick
+
+
+# --- actions ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Resolve:
+    """Resolve the job's labels (policy, sizes) and decide."""
+
+
+@dataclass(frozen=True)
+class StartRunner:
+    runner_name: str
+    capacity_override: str | None = None
+
+
+@dataclass(frozen=True)
+class StopRunner:
+    """Terminate the compute and deregister the runner from GitHub (deregister first)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReportRejection:
+    reason: str
+
+
+Action = Resolve | StartRunner | StopRunner | ReportRejection
+
+
+@dataclass(frozen=True)
+class Limits:
+    boot_timeout: timedelta = timedelta(minutes=10)
+    max_job_duration: timedelta = timedelta(hours=6)
+    max_launches: int = 3
+
+
+@dataclass
+class Step:
+    job: Job
+    actions: list[Action] = field(default_factory=list)
+
+
+def runner_name(job: Job, pool: str) -> str:
+    """Unique per launch: a retried launch must not collide with the runner of the previous one (409)."""
+    return f"{pool}-{job.job_id}-{job.run_attempt}-{job.attempts + 1}"[:64]
+
+
+def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
+    """The next state of `job` (None: not known yet) after `event`, and what to do about it."""
+    if job is None:
+        if not isinstance(event, Queued):
+            # A job we never saw queued (started before us, or not ours): nothing to track.
+            raise UnknownJob
+        new = Job(event.job_id, event.run_attempt, event.repository, tuple(event.labels), queued_at=now)
+        return Step(new, [Resolve()])
+    if job.final:
+        return Step(job)  # late or duplicate deliveries change nothing
+    match event:
+        case Queued():
+            return Step(job)  # duplicate delivery, or the reconciler repeating itself
+        case Decided(runner_name=name, rejection=rejection):
+            if job.state != "queued":
+                return Step(job)
+            if rejection is not None:
+                return Step(
+                    replace(job, state="rejected", reason=rejection, finished_at=now), [ReportRejection(rejection)]
+                )
+            assert name is not None
+            launched = replace(job, state="launching", runner_name=name, attempts=job.attempts + 1, launched_at=now)
+            return Step(launched, [StartRunner(name, job.capacity_override)])
+        case Launched():
+            return Step(job)
+        case LaunchFailed(reason=reason, retryable=retryable):
+            if job.state != "launching":
+                return Step(job)
+            if retryable and job.attempts < limits.max_launches:
+                return Step(replace(job, state="queued", reason=reason), [StopRunner(reason), Resolve()])
+            return Step(replace(job, state="failed", reason=reason, finished_at=now), [StopRunner(reason)])
+        case InProgress(runner_name=name):
+            if name is not None and name != job.runner_name:
+                # Another runner took it (GitHub may hand a job to any runner with matching labels): ours is
+                # idle now and must go, or it would pick up someone else's job later.
+                return Step(
+                    replace(job, state="completed", reason=f"taken by runner {name}", finished_at=now),
+                    [StopRunner(f"job taken by runner {name}")] if job.runner_name else [],
+                )
+            return Step(replace(job, state="running", started_at=job.started_at or now))
+        case Completed(conclusion=conclusion, runner_name=name):
+            if job.state in ("queued", "launching") and (name is None or name != job.runner_name):
+                # Cancelled before it started (no runner), or done elsewhere: release ours.
+                state: State = "cancelled" if conclusion == "cancelled" or name is None else "completed"
+                actions: list[Action] = [StopRunner(f"job {conclusion or 'ended'} before our runner took it")]
+                return Step(
+                    replace(job, state=state, reason=conclusion, finished_at=now), actions if job.runner_name else []
+                )
+            # Ephemeral runners leave by themselves; stopping is idempotent and catches the ones that don't.
+            return Step(
+                replace(job, state="completed", reason=conclusion, finished_at=now), [StopRunner("job completed")]
+            )
+        case ComputeStopped(reason=reason, spot_interruption=spot, on_demand_allowed=on_demand):
+            if job.state == "launching" and spot and on_demand and job.attempts < limits.max_launches:
+                requeued = replace(job, state="queued", reason=reason, capacity_override="on-demand")
+                return Step(requeued, [StopRunner(f"spot interruption: {reason}"), Resolve()])
+            if job.state in ("launching", "running"):
+                # The job fails on GitHub's side when its runner vanishes; we record why.
+                why = f"compute stopped: {reason or 'unknown'}"
+                return Step(replace(job, state="failed", reason=why, finished_at=now), [StopRunner(why)])
+            return Step(job)
+        case Tick():
+            if job.state == "launching" and job.launched_at and now - job.launched_at > limits.boot_timeout:
+                why = f"no runner connected within the boot timeout ({_minutes(limits.boot_timeout)})"
+                return Step(replace(job, state="expired", reason=why, finished_at=now), [StopRunner(why)])
+            start = job.started_at
+            if job.state == "running" and start and now - start > limits.max_job_duration:
+                why = f"ran longer than maxJobDuration ({_minutes(limits.max_job_duration)})"
+                return Step(replace(job, state="expired", reason=why, finished_at=now), [StopRunner(why)])
+            return Step(job)
+    raise AssertionError(f"unhandled event {event!r}")
+
+
+class UnknownJob(Exception):
+    """An event about a job that was never queued here."""
+
+
+def _minutes(delta: timedelta) -> str:
+    minutes = delta.total_seconds() / 60
+    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"

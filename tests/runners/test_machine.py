@@ -1,0 +1,145 @@
+"""The workflow-job state machine: every path, and properties over arbitrary event sequences."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sengu.runners.machine import (
+    Completed,
+    ComputeStopped,
+    Decided,
+    Event,
+    InProgress,
+    Job,
+    Launched,
+    LaunchFailed,
+    Limits,
+    Queued,
+    ReportRejection,
+    Resolve,
+    StartRunner,
+    StopRunner,
+    Tick,
+    UnknownJob,
+    runner_name,
+    step,
+)
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+LIMITS = Limits(boot_timeout=timedelta(minutes=10), max_job_duration=timedelta(hours=6), max_launches=3)
+QUEUED = Queued(7, 1, "my-org/app", ("self-hosted", "sengu", "cpu-2"))
+
+
+def run(events: list[Event], start: Job | None = None) -> tuple[Job, list[object]]:
+    job, actions = start, []
+    for i, event in enumerate(events):
+        result = step(job, event, T0 + timedelta(seconds=i), LIMITS)
+        job = result.job
+        actions.extend(result.actions)
+    assert job is not None
+    return job, actions
+
+
+def test_happy_path() -> None:
+    job, actions = run(
+        [QUEUED, Decided("ci-7-1-1"), Launched(), InProgress("ci-7-1-1"), Completed("success", "ci-7-1-1")]
+    )
+    assert job.state == "completed" and job.reason == "success"
+    assert actions == [Resolve(), StartRunner("ci-7-1-1"), StopRunner("job completed")]
+
+
+def test_duplicates_change_nothing() -> None:
+    job, actions = run([QUEUED, QUEUED, Decided("r1"), Decided("r2"), Launched(), InProgress("r1"), InProgress("r1")])
+    assert job.state == "running" and job.runner_name == "r1"
+    assert actions == [Resolve(), StartRunner("r1")]
+
+
+def test_rejection_is_reported_once() -> None:
+    job, actions = run([QUEUED, Decided(None, "label 'cpu-64': at most 4 vCPU"), QUEUED])
+    assert job.state == "rejected"
+    assert actions == [Resolve(), ReportRejection("label 'cpu-64': at most 4 vCPU")]
+
+
+def test_cancelled_before_start_releases_the_runner() -> None:
+    job, actions = run([QUEUED, Decided("r1"), Launched(), Completed("cancelled", None)])
+    assert job.state == "cancelled"
+    assert actions[-1] == StopRunner("job cancelled before our runner took it")
+
+
+def test_job_taken_by_another_runner_stops_ours() -> None:
+    job, actions = run([QUEUED, Decided("r1"), InProgress("someone-else")])
+    assert job.state == "completed" and actions[-1] == StopRunner("job taken by runner someone-else")
+
+
+def test_spot_interruption_before_start_relaunches_on_demand() -> None:
+    job, actions = run([QUEUED, Decided("r1"), ComputeStopped("SpotInterruption", True, True)])
+    assert job.state == "queued" and job.capacity_override == "on-demand"
+    assert actions[-2:] == [StopRunner("spot interruption: SpotInterruption"), Resolve()]
+    job, actions = run([Decided(runner_name(job, "ci"))], job)
+    assert actions == [StartRunner("ci-7-1-2", "on-demand")]
+
+
+def test_spot_interruption_while_running_fails() -> None:
+    job, _ = run([QUEUED, Decided("r1"), InProgress("r1"), ComputeStopped("SpotInterruption", True, True)])
+    assert job.state == "failed" and "SpotInterruption" in (job.reason or "")
+
+
+def test_boot_timeout_and_max_duration() -> None:
+    job, _ = run([QUEUED, Decided("r1")])
+    assert step(job, Tick(), T0 + timedelta(minutes=9), LIMITS).job.state == "launching"
+    expired = step(job, Tick(), T0 + timedelta(minutes=11), LIMITS)
+    assert expired.job.state == "expired" and isinstance(expired.actions[0], StopRunner)
+    job, _ = run([QUEUED, Decided("r1"), InProgress("r1")])
+    assert step(job, Tick(), T0 + timedelta(hours=7), LIMITS).job.state == "expired"
+
+
+def test_launch_failures_retry_then_fail() -> None:
+    job, actions = run([QUEUED, Decided("r1"), LaunchFailed("throttled")])
+    assert job.state == "queued" and actions[-1] == Resolve()
+    job, _ = run([Decided("r2"), LaunchFailed("throttled"), Decided("r3"), LaunchFailed("throttled")], job)
+    assert job.state == "failed" and job.attempts == 3
+
+
+def test_events_for_unknown_jobs() -> None:
+    with pytest.raises(UnknownJob):
+        step(None, InProgress("r1"), T0, LIMITS)
+
+
+EVENTS = st.one_of(
+    st.just(QUEUED),
+    st.builds(Decided, st.sampled_from(["r1", "r2"]), st.sampled_from([None, None, None, "too big"])),
+    st.just(Launched()),
+    st.builds(LaunchFailed, st.just("boom"), st.booleans()),
+    st.builds(InProgress, st.sampled_from(["r1", "r2", "other", None])),
+    st.builds(Completed, st.sampled_from(["success", "failure", "cancelled", None]), st.sampled_from(["r1", None])),
+    st.builds(ComputeStopped, st.just("stopped"), st.booleans(), st.booleans()),
+    st.just(Tick()),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(EVENTS, max_size=25), st.lists(st.integers(0, 8 * 3600), max_size=25))
+def test_no_runner_left_behind(events: list[Event], offsets: list[int]) -> None:
+    job: Job | None = None
+    actions: list[object] = []
+    now = T0
+    final_seen: Job | None = None
+    for event, offset in zip([QUEUED, *events], [0, *offsets], strict=False):
+        now = now + timedelta(seconds=offset)
+        result = step(job, event, now, LIMITS)
+        if final_seen is not None:
+            assert result.job == final_seen and result.actions == []  # final states are final
+        job = result.job
+        actions.extend(result.actions)
+        if job.final:
+            final_seen = job
+    starts = [a for a in actions if isinstance(a, StartRunner)]
+    assert len(starts) <= LIMITS.max_launches
+    assert job is not None
+    if job.final and starts:
+        last_start = max(i for i, a in enumerate(actions) if isinstance(a, StartRunner))
+        assert any(isinstance(a, StopRunner) for a in actions[last_start:]), (job, actions)
