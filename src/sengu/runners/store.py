@@ -1,0 +1,203 @@
+"""Runner tables in the state database: webhook deliveries, workflow jobs, and the runners made for them.
+
+A delivery is committed before the webhook is answered, so an accepted delivery is never lost; its id
+(X-GitHub-Delivery) is the primary key, so a redelivery is stored once. A job is keyed by (job id, run
+attempt): GitHub re-runs a job with a new attempt, and each needs its own runner.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sengu.core.store import Store
+from sengu.runners.machine import Job
+
+OWNER = "runners"
+
+MIGRATIONS = [
+    """
+CREATE TABLE runners_deliveries (
+  delivery_id TEXT PRIMARY KEY,
+  received_at TEXT NOT NULL,
+  event TEXT NOT NULL,
+  body BLOB NOT NULL,
+  processed_at TEXT,
+  error TEXT
+);
+CREATE INDEX runners_deliveries_pending ON runners_deliveries(processed_at) WHERE processed_at IS NULL;
+CREATE TABLE runners_jobs (
+  pool TEXT NOT NULL,
+  job_id INTEGER NOT NULL,
+  run_attempt INTEGER NOT NULL,
+  repository TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  state TEXT NOT NULL,
+  runner_name TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  reason TEXT,
+  capacity_override TEXT,
+  queued_at TEXT,
+  launched_at TEXT,
+  started_at TEXT,
+  finished_at TEXT,
+  PRIMARY KEY (job_id, run_attempt)
+);
+CREATE INDEX runners_jobs_open ON runners_jobs(state) WHERE state IN ('queued', 'launching', 'running');
+CREATE TABLE runners_runners (
+  runner_name TEXT PRIMARY KEY,
+  pool TEXT NOT NULL,
+  job_id INTEGER NOT NULL,
+  run_attempt INTEGER NOT NULL,
+  backend TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  handle_id TEXT,
+  handle_detail TEXT,
+  github_runner_id INTEGER,
+  launched_at TEXT NOT NULL,
+  stopped_at TEXT,
+  stop_reason TEXT
+)
+""",
+]
+
+
+def _iso(t: datetime | None) -> str | None:
+    return t.isoformat(timespec="milliseconds") if t else None
+
+
+def _time(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    event: str
+    body: bytes
+
+
+class RunnerStore:
+    def __init__(self, store: Store):
+        self.store = store
+        store.migrate(OWNER, MIGRATIONS)
+
+    # --- deliveries -------------------------------------------------------------------------------
+    def add_delivery(self, delivery_id: str, event: str, body: bytes, now: datetime) -> bool:
+        """Store a delivery durably. False when this delivery id was stored before (a redelivery)."""
+        cur = self.store.execute(
+            "INSERT OR IGNORE INTO runners_deliveries (delivery_id, received_at, event, body) VALUES (?, ?, ?, ?)",
+            (delivery_id, _iso(now), event, body),
+        )
+        return bool(cur.rowcount)
+
+    def pending_deliveries(self, limit: int = 500) -> list[Delivery]:
+        rows = self.store.query(
+            "SELECT delivery_id, event, body FROM runners_deliveries WHERE processed_at IS NULL"
+            " ORDER BY received_at, delivery_id LIMIT ?",
+            (limit,),
+        )
+        return [Delivery(r["delivery_id"], r["event"], bytes(r["body"])) for r in rows]
+
+    def mark_processed(self, delivery_id: str, now: datetime, error: str | None = None) -> None:
+        self.store.execute(
+            "UPDATE runners_deliveries SET processed_at = ?, error = ? WHERE delivery_id = ?",
+            (_iso(now), error, delivery_id),
+        )
+
+    # --- jobs -------------------------------------------------------------------------------------
+    def job(self, job_id: int, run_attempt: int) -> Job | None:
+        rows = self.store.query(
+            "SELECT * FROM runners_jobs WHERE job_id = ? AND run_attempt = ?", (job_id, run_attempt)
+        )
+        return _job(rows[0]) if rows else None
+
+    def open_jobs(self) -> list[Job]:
+        rows = self.store.query("SELECT * FROM runners_jobs WHERE state IN ('queued', 'launching', 'running')")
+        return [_job(r) for r in rows]
+
+    def save_job(self, pool: str, job: Job) -> None:
+        self.store.execute(
+            "INSERT INTO runners_jobs (pool, job_id, run_attempt, repository, labels, state, runner_name, attempts,"
+            " reason, capacity_override, queued_at, launched_at, started_at, finished_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (job_id, run_attempt) DO UPDATE SET state = excluded.state,"
+            " runner_name = excluded.runner_name, attempts = excluded.attempts, reason = excluded.reason,"
+            " capacity_override = excluded.capacity_override, launched_at = excluded.launched_at,"
+            " started_at = excluded.started_at, finished_at = excluded.finished_at",
+            (
+                pool,
+                job.job_id,
+                job.run_attempt,
+                job.repository,
+                json.dumps(list(job.labels)),
+                job.state,
+                job.runner_name,
+                job.attempts,
+                job.reason,
+                job.capacity_override,
+                _iso(job.queued_at),
+                _iso(job.launched_at),
+                _iso(job.started_at),
+                _iso(job.finished_at),
+            ),
+        )
+
+    def jobs(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        rows = self.store.query(
+            "SELECT j.*, r.backend, r.kind, r.handle_id, r.stopped_at FROM runners_jobs j"
+            " LEFT JOIN runners_runners r ON r.runner_name = j.runner_name ORDER BY j.queued_at DESC LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    # --- runners ----------------------------------------------------------------------------------
+    def add_runner(
+        self, pool: str, name: str, job: Job, backend: str, kind: str, now: datetime, github_runner_id: int | None
+    ) -> None:
+        self.store.execute(
+            "INSERT OR IGNORE INTO runners_runners (runner_name, pool, job_id, run_attempt, backend, kind,"
+            " github_runner_id, launched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, pool, job.job_id, job.run_attempt, backend, kind, github_runner_id, _iso(now)),
+        )
+
+    def set_handle(self, name: str, handle_id: str, detail: dict[str, str]) -> None:
+        self.store.execute(
+            "UPDATE runners_runners SET handle_id = ?, handle_detail = ? WHERE runner_name = ?",
+            (handle_id, json.dumps(detail, sort_keys=True), name),
+        )
+
+    def runner(self, name: str) -> dict[str, Any] | None:
+        rows = self.store.query("SELECT * FROM runners_runners WHERE runner_name = ?", (name,))
+        return dict(rows[0]) if rows else None
+
+    def live_runners(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.store.query("SELECT * FROM runners_runners WHERE stopped_at IS NULL")]
+
+    def mark_stopped(self, name: str, now: datetime, reason: str) -> bool:
+        """Record that a runner's compute is gone. False when it was recorded before (stop exactly once)."""
+        cur = self.store.execute(
+            "UPDATE runners_runners SET stopped_at = ?, stop_reason = ? WHERE runner_name = ? AND stopped_at IS NULL",
+            (_iso(now), reason, name),
+        )
+        return bool(cur.rowcount)
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        job_id=row["job_id"],
+        run_attempt=row["run_attempt"],
+        repository=row["repository"],
+        labels=tuple(json.loads(row["labels"])),
+        state=row["state"],
+        queued_at=_time(row["queued_at"]),
+        launched_at=_time(row["launched_at"]),
+        started_at=_time(row["started_at"]),
+        finished_at=_time(row["finished_at"]),
+        runner_name=row["runner_name"],
+        attempts=row["attempts"],
+        reason=row["reason"],
+        capacity_override=row["capacity_override"],
+    )
