@@ -420,6 +420,9 @@ def test_next_equals_stepwise_port_everywhere(data: st.DataObject) -> None:
     schedule = parse_or_reject(spec, name)
     for _ in range(4):
         want = stepwise_next(schedule, t)
+        # The one deliberate divergence: never a time before the start (see test_never_goes_back_in_time).
+        while want is not None and unix(want) <= unix(t):
+            want = stepwise_next(schedule, want)
         got = schedule.next_after(t)
         assert (None if got is None else unix(got)) == (None if want is None else unix(want))
         if got is None:
@@ -810,3 +813,16 @@ def test_times_and_times_between() -> None:
 def test_expression_keeps_what_kubernetes_receives() -> None:
     assert parse("  0 9 * * MON-FRI ").expression == "0 9 * * MON-FRI"
     assert parse("@weekly").expression == "@weekly"
+
+
+def test_never_goes_back_in_time() -> None:
+    """robfig gives 03:00 CHDT (13:15Z) for `* 3 * * *` from Chatham's 2000-03-19 fall-back at 14:00Z: before
+    the start. We keep stepping robfig forward from there; its first time after the start is 03:45 CHST
+    (15:00Z): like robfig around Chatham's other 45-minute changes, the repeated 03:00–03:44 is not fired."""
+    schedule = parse("* 3 * * *", "Pacific/Chatham")
+    start = datetime(2000, 3, 18, 14, 0, tzinfo=UTC)
+    robfig = stepwise_next(schedule, start)
+    assert robfig is not None and unix(robfig) < unix(start)
+    got = schedule.next_after(start)
+    assert got is not None and got.astimezone(UTC) == datetime(2000, 3, 18, 15, 0, tzinfo=UTC)
+    assert all(unix(t) > unix(start) for t in schedule.times(start, 50))

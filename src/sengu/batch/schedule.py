@@ -603,8 +603,18 @@ class Schedule:
 
     def next_after(self, t: datetime) -> datetime | None:
         """The first fire time strictly after ``t``, in ``self.zone``; None if none within 5 years."""
-        u = _next(self._fields, _offsets(self.zone), _unix_seconds(t) + 1)
-        return None if u is None else datetime.fromtimestamp(u, self.zone)
+        start = _unix_seconds(t) + 1
+        offsets = _offsets(self.zone)
+        u = _next(self._fields, offsets, start)
+        # robfig can step back across a DST change that is not a whole hour (Chatham's 03:45 → 02:45:
+        # `* 3 * * *` from the change gives 03:00 of the first pass, before the start). A scheduler must
+        # never go back in time, so we keep stepping forward from what it gave until we pass the start.
+        # A deliberate divergence, documented in docs/schedules.md.
+        steps = 0
+        while u is not None and u < start and steps < 100_000:
+            u = _next(self._fields, offsets, u + 1)
+            steps += 1
+        return None if u is None or u < start else datetime.fromtimestamp(u, self.zone)
 
     def times(self, start: datetime, count: int) -> list[datetime]:
         """The next ``count`` fire times after ``start`` (fewer if the schedule runs out)."""
