@@ -12,6 +12,7 @@ import typer
 from sengu import __version__
 from sengu.batch.cli import app as batch_app
 from sengu.core.errors import Failure, UserError
+from sengu.runners.cli import app as runners_app
 
 app = typer.Typer(
     name="sengu",
@@ -28,6 +29,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(batch_app, name="batch")
+app.add_typer(runners_app, name="runners")
 
 
 @app.command()

@@ -1,0 +1,108 @@
+"""`sengu runners …`: thin commands over the runners capability. Parse, call, print."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from sengu.core.errors import UserError
+
+if TYPE_CHECKING:
+    from sengu.runners.labels import Launch
+    from sengu.runners.spec import RunnerPool
+
+app = typer.Typer(
+    help=(
+        "CI runners: one ephemeral GitHub Actions runner per workflow job, on the backend, architecture,\n"
+        "size, capacity type and IAM role its runs-on labels ask for (kind: RunnerPool).\n\n"
+        "A job is sengu's when runs-on includes self-hosted and sengu, e.g.\n"
+        "  runs-on: [self-hosted, sengu, arm64, cpu-4, mem-8g]"
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _pool(path: Path, name: str | None) -> RunnerPool:
+    from sengu import capabilities
+
+    pools: list[RunnerPool] = capabilities.load([path]).of("RunnerPool")
+    if name is not None:
+        found = [p for p in pools if p.name == name]
+        if not found:
+            known = ", ".join(p.name for p in pools) or "none"
+            raise UserError(f"no RunnerPool named {name!r} in {path} (pools: {known})")
+        return found[0]
+    if not pools:
+        raise UserError(f"no RunnerPool in {path}")
+    if len(pools) > 1:
+        raise UserError(
+            f"{path} has {len(pools)} RunnerPools ({', '.join(p.name for p in pools)}): pick one with --name"
+        )
+    return pools[0]
+
+
+@app.command()
+def explain(
+    labels: Annotated[
+        list[str],
+        typer.Argument(help="The job's runs-on labels, e.g. self-hosted sengu cpu-4.", show_default=False),
+    ],
+    pool: Annotated[Path, typer.Option("--pool", "-p", help="File with the RunnerPool.", show_default=False)],
+    repo: Annotated[
+        str | None,
+        typer.Option("--repo", "-r", help="OWNER/NAME: apply the policy for this repository.", show_default=False),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="The RunnerPool, when the file has several.", show_default=False)
+    ] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
+) -> None:
+    """Show what a job with these runs-on labels would get: exit 0 with the launch, 1 with the reason.
+
+    Without --repo the policy is not applied. A bad pool file prints its problems and exits 2.
+
+    Example: sengu runners explain --pool pool.yaml --repo my-org/app self-hosted sengu arm64 cpu-4
+    """
+    from sengu.runners.labels import Launch, Rejection, resolve_labels
+
+    if output not in ("text", "json"):
+        raise UserError(f"--output must be 'text' or 'json', not {output!r}")
+    if repo is not None and repo.count("/") != 1:
+        raise UserError(f"--repo must be OWNER/NAME, not {repo!r}")
+    chosen = _pool(pool, name)
+    result = resolve_labels(chosen.spec, labels, repo)
+    document: dict[str, object] = {"pool": chosen.name, "repository": repo, "labels": labels}
+    if isinstance(result, Launch):
+        document |= {"result": "launch", "launch": result.to_json()}
+    elif isinstance(result, Rejection):
+        document |= {"result": "rejected", "reason": result.reason}
+    else:
+        document |= {"result": "not-ours", "reason": "runs-on must include 'self-hosted' and 'sengu'"}
+    if output == "json":
+        typer.echo(json.dumps(document, indent=2))
+    elif isinstance(result, Launch):
+        typer.echo(_describe(result, chosen.name, repo))
+    else:
+        typer.echo(f"{'rejected' if result else 'not a sengu job'}: {document['reason']}")
+    if not isinstance(result, Launch):
+        raise typer.Exit(1)
+
+
+def _describe(launch: Launch, pool: str, repo: str | None) -> str:
+    size = f"{launch.vcpu:g} vCPU, {launch.memory_gib:g} GiB"
+    lines = [
+        f"launch on backend {launch.backend} ({launch.kind}): {launch.arch}, {size}, {launch.capacity}",
+        f"  role:   {launch.role} ({launch.role_arn})" if launch.role else "  role:   none",
+    ]
+    if launch.image:
+        lines.append(f"  image:  {launch.image}")
+    for key, value in launch.detail.items():
+        lines.append(f"  {key}: {value}")
+    lines.append(f"  runner labels: {', '.join(launch.labels)}")
+    lines.append(f"  policy: for {repo}" if repo else "  policy: not applied (give --repo OWNER/NAME)")
+    lines.append(f"  pool:   {pool}")
+    return "\n".join(lines)

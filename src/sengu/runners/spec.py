@@ -1,0 +1,597 @@
+"""The RunnerPool resource: the single source for validation, docs (docs/runners.md) and the CRD schema.
+
+Checks that span fields (the default backend exists, policy roles are declared, backend names are unique…)
+run in the spec's model validator and report each problem at the field it is about, so `sengu` prints
+them as file:line:col like every other problem. Secrets are named here (a file or an environment
+variable), never written inline, and never read while loading: the engine reads them when it starts.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from sengu.core.crd import CustomResource, PrinterColumn
+
+if TYPE_CHECKING:
+    from sengu.core.notify import SecretSource
+    from sengu.core.spec import Document
+
+KIND = "RunnerPool"
+
+Arch = Literal["x64", "arm64"]
+Capacity = Literal["spot", "on-demand"]
+BackendKind = Literal["local", "ecs", "codebuild", "kubernetes"]
+ComputeType = Literal[
+    "BUILD_GENERAL1_SMALL",
+    "BUILD_GENERAL1_MEDIUM",
+    "BUILD_GENERAL1_LARGE",
+    "BUILD_GENERAL1_XLARGE",
+    "BUILD_GENERAL1_2XLARGE",
+]
+COMPUTE_TYPES: tuple[ComputeType, ...] = (
+    "BUILD_GENERAL1_SMALL",
+    "BUILD_GENERAL1_MEDIUM",
+    "BUILD_GENERAL1_LARGE",
+    "BUILD_GENERAL1_XLARGE",
+    "BUILD_GENERAL1_2XLARGE",
+)
+
+# Labels with a fixed meaning (compared case-insensitively, as GitHub compares labels); a backend may not
+# take one of these names, or a name with one of the prefixes, or a job could not say what it means.
+RESERVED_LABELS: frozenset[str] = frozenset(
+    {"self-hosted", "sengu", "linux", "x64", "arm64", "spot", "on-demand", "windows", "macos"}
+)
+RESERVED_PREFIXES: tuple[str, ...] = ("cpu-", "mem-", "role-")
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
+_REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_GLOB_CHARS = frozenset("*?[")
+JITCONFIG = "{jitconfig}"
+
+
+# --------------------------------------------------------------------------------------------------
+# Field types
+
+
+def parse_duration(value: object) -> int:
+    """Seconds from `90`, `"90s"`, `"10m"`, `"6h"`, `"1h30m"` or `"2d"`. Raises ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration: use e.g. 90s, 10m, 6h, 1h30m or a number of seconds")
+    if isinstance(value, int):
+        seconds = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        seconds = int(value.strip())
+    elif isinstance(value, str) and (m := _DURATION.match(value.strip())) and any(m.groups()):
+        d, h, mi, s = (int(g) if g else 0 for g in m.groups())
+        seconds = ((d * 24 + h) * 60 + mi) * 60 + s
+    else:
+        raise ValueError(f"{value!r} is not a duration: use e.g. 90s, 10m, 6h, 1h30m or a number of seconds")
+    if seconds <= 0:
+        raise ValueError(f"{value!r}: a duration must be longer than zero")
+    return seconds
+
+
+def _dns_label(value: str) -> str:
+    if len(value) > 63 or not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{value!r} is not a valid name: lowercase letters, digits and '-', at most 63 characters, "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _backend_name(value: str) -> str:
+    _dns_label(value)
+    if value in RESERVED_LABELS or value.startswith(RESERVED_PREFIXES):
+        raise ValueError(
+            f"{value!r} is a label with its own meaning; name the backend otherwise (e.g. 'fargate', 'k8s')"
+        )
+    return value
+
+
+def _login(value: str) -> str:
+    if not _LOGIN.match(value):
+        raise ValueError(f"{value!r} is not a GitHub account name (letters, digits and '-', at most 39)")
+    return value
+
+
+def _repository(value: str) -> str:
+    if not _REPO.match(value):
+        raise ValueError(f"{value!r} is not a repository: write OWNER/NAME, e.g. my-org/app")
+    return value
+
+
+def _repo_glob(value: str) -> str:
+    if not value.strip() or value != value.strip():
+        raise ValueError(f"{value!r} is not a repository pattern: write OWNER/NAME with * or ? as wildcards")
+    return value
+
+
+def _role_arn(value: str) -> str:
+    if not _ROLE_ARN.match(value):
+        raise ValueError(f"{value!r} is not an IAM role ARN (arn:aws:iam::123456789012:role/NAME)")
+    return value
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.match(value):
+        raise ValueError(f"{value!r} is not an environment variable name")
+    return value
+
+
+def _api_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+        raise ValueError(f"{value!r} is not an http(s) URL; GitHub's is https://api.github.com")
+    if re.match(r"^https?://(www\.)?github\.com$", url, flags=re.I):
+        raise ValueError(f"{value!r} is GitHub's web address; its API is https://api.github.com")
+    return url
+
+
+def _command(value: list[str]) -> list[str]:
+    if not value or not value[0]:
+        raise ValueError("command needs at least a program name")
+    if not any(JITCONFIG in arg for arg in value):
+        raise ValueError(f"command must pass the runner its JIT config: put {JITCONFIG} in an argument")
+    return value
+
+
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    # Kubernetes' int-or-string: the API server then takes both `600` and `10m`; the operator parses.
+    WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]}),
+]
+BackendName = Annotated[str, AfterValidator(_backend_name)]
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Login = Annotated[str, AfterValidator(_login)]
+Repository = Annotated[str, AfterValidator(_repository)]
+RepositoryGlob = Annotated[str, AfterValidator(_repo_glob)]
+RoleArn = Annotated[str, AfterValidator(_role_arn)]
+EnvName = Annotated[str, AfterValidator(_env_name)]
+ApiUrl = Annotated[str, AfterValidator(_api_url)]
+Command = Annotated[list[str], AfterValidator(_command)]
+NonEmpty = Annotated[str, Field(min_length=1)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True, strict=False
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Models
+
+
+class SecretRef(Model):
+    """Where a secret comes from: a file (its content, trimmed) or an environment variable. Never inline."""
+
+    file: str | None = Field(default=None, description="Path of a file holding the secret.")
+    env: EnvName | None = Field(default=None, description="Name of an environment variable holding the secret.")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> SecretRef:
+        if (self.file is None) == (self.env is None):
+            raise ValueError("give exactly one of 'file' or 'env'")
+        return self
+
+    def source(self) -> SecretSource:
+        from sengu.core.notify import SecretSource
+
+        return SecretSource(file=self.file, env=self.env)
+
+
+class GitHub(Model):
+    """The GitHub App that registers runners, and whose jobs this pool serves."""
+
+    api_url: ApiUrl = Field(
+        default="https://api.github.com",
+        description="GitHub's API; GitHub Enterprise Server: https://HOST/api/v3.",
+    )
+    app_id: int = Field(ge=1, description="The GitHub App's id.")
+    installation_id: int = Field(ge=1, description="The App's installation on the owner's account.")
+    private_key_file: str | None = Field(default=None, description="The App's private key (PEM), from this file.")
+    private_key_env: EnvName | None = Field(default=None, description="… or from this environment variable.")
+    webhook_secret_file: str | None = Field(default=None, description="The App's webhook secret, from this file.")
+    webhook_secret_env: EnvName | None = Field(default=None, description="… or from this environment variable.")
+    owner: Login | None = Field(default=None, description="Serve every repository of this organization or user.")
+    repositories: list[Repository] | None = Field(
+        default=None, min_length=1, description="… or only these repositories (OWNER/NAME, one owner)."
+    )
+    runner_group_id: int = Field(default=1, ge=1, description="Runner group of organization runners (1: Default).")
+
+    @model_validator(mode="after")
+    def _sources(self) -> GitHub:
+        problems = []
+        for what, file, env in (
+            ("privateKeyFile", self.private_key_file, self.private_key_env),
+            ("webhookSecretFile", self.webhook_secret_file, self.webhook_secret_env),
+        ):
+            if (file is None) == (env is None):
+                other = what.replace("File", "Env")
+                problems.append(f"give exactly one of '{what}' or '{other}'")
+        if (self.owner is None) == (self.repositories is None):
+            problems.append("give exactly one of 'owner' (every repository of an account) or 'repositories'")
+        elif self.repositories is not None:
+            owners = sorted({r.split("/")[0].lower() for r in self.repositories})
+            if len(owners) > 1:
+                problems.append(
+                    f"repositories belong to {len(owners)} owners ({', '.join(owners)}); a GitHub App installation "
+                    "covers one account: make one RunnerPool per owner"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def account(self) -> str:
+        """The organization or user whose repositories are served."""
+        if self.owner is not None:
+            return self.owner
+        assert self.repositories
+        return self.repositories[0].split("/")[0]
+
+    @property
+    def scope(self) -> str:
+        """The repositories served, in words: "owner my-org" or "repositories my-org/a, my-org/b"."""
+        if self.owner is not None:
+            return f"owner {self.owner}"
+        return f"repositories {', '.join(self.repositories or [])}"
+
+    def serves(self, repository: str) -> bool:
+        """Whether jobs of `repository` (OWNER/NAME) are this pool's. GitHub names are case-insensitive."""
+        wanted = repository.lower()
+        if self.repositories is not None:
+            return wanted in {r.lower() for r in self.repositories}
+        return wanted.split("/")[0] == self.account.lower() and "/" in wanted
+
+    def private_key(self) -> SecretSource:
+        from sengu.core.notify import SecretSource
+
+        return SecretSource(file=self.private_key_file, env=self.private_key_env)
+
+    def webhook_secret(self) -> SecretSource:
+        from sengu.core.notify import SecretSource
+
+        return SecretSource(file=self.webhook_secret_file, env=self.webhook_secret_env)
+
+
+class LocalBackend(Model):
+    """A process on the machine that runs `sengu up`, in a fresh work directory per runner."""
+
+    command: Command = Field(description="The runner's argv; {jitconfig} is replaced by the runner's JIT config.")
+    work_dir: str | None = Field(
+        default=None, description="Where each runner gets a fresh directory (default: under SENGU_HOME)."
+    )
+    env: dict[EnvName, str] = Field(default_factory=dict, description="Extra environment of the runner process.")
+    arch: Arch | None = Field(default=None, description="This machine's architecture (default: detected).")
+    max_cpu: float | None = Field(default=None, gt=0, description="Largest vCPU count a job may ask for here.")
+    max_memory_gib: float | None = Field(
+        default=None, gt=0, alias="maxMemoryGiB", description="Largest memory (GiB) a job may ask for here."
+    )
+
+
+class EcsBackend(Model):
+    """ECS RunTask on Fargate or Fargate Spot; cpu, memory and task role are overridden per job."""
+
+    cluster: NonEmpty = Field(description="ECS cluster name or ARN.")
+    task_definition: NonEmpty | None = Field(
+        default=None, description="Task definition (family[:revision] or ARN) for x64 jobs; its image is used."
+    )
+    arm64_task_definition: NonEmpty | None = Field(
+        default=None, description="Task definition for arm64 jobs (runtimePlatform ARM64); without it arm64 is refused."
+    )
+    container: NonEmpty = Field(default="runner", description="The container that runs the runner.")
+    subnets: list[NonEmpty] = Field(min_length=1, description="Subnets of the task's network interface.")
+    security_groups: list[NonEmpty] = Field(default_factory=list, description="Security groups of the task.")
+    assign_public_ip: bool = Field(default=False, description="Give the task a public IP (subnets without NAT).")
+    platform_version: NonEmpty | None = Field(default=None, description="Fargate platform version (default LATEST).")
+    region: NonEmpty | None = Field(default=None, description="AWS region (default: the environment's).")
+
+    @model_validator(mode="after")
+    def _a_task_definition(self) -> EcsBackend:
+        if self.task_definition is None and self.arm64_task_definition is None:
+            raise ValueError("give 'taskDefinition' (x64), 'arm64TaskDefinition', or both")
+        return self
+
+
+class CodeBuildBackend(Model):
+    """CodeBuild StartBuild with a compute type, image and environment overrides."""
+
+    project: NonEmpty = Field(description="CodeBuild project name.")
+    image: NonEmpty | None = Field(default=None, description="Image for x64 builds (default: the project's).")
+    arm64_image: NonEmpty | None = Field(
+        default=None, description="Image for arm64 builds (ARM_CONTAINER); without it arm64 is refused."
+    )
+    compute_types: list[ComputeType] = Field(
+        default_factory=lambda: list(COMPUTE_TYPES),
+        min_length=1,
+        description="Compute types this account and region may use (default: all five BUILD_GENERAL1 sizes).",
+    )
+    region: NonEmpty | None = Field(default=None, description="AWS region (default: the environment's).")
+
+
+class KubernetesBackend(Model):
+    """A Pod per runner."""
+
+    namespace: DnsLabel = Field(description="Namespace of the runner pods.")
+    image: NonEmpty = Field(description="Runner image (multi-arch, or the x64 one when arm64Image is given).")
+    arm64_image: NonEmpty | None = Field(default=None, description="Runner image for arm64 jobs.")
+    service_account: NonEmpty | None = Field(default=None, description="ServiceAccount of jobs without a role.")
+    service_accounts: dict[str, NonEmpty] = Field(
+        default_factory=dict,
+        description="ServiceAccount per role name (default: sengu-runner-ROLE), e.g. with an IRSA annotation.",
+    )
+    node_selector: dict[str, str] = Field(default_factory=dict, description="Extra node selector of every pod.")
+    spot_nodes: bool = Field(
+        default=False,
+        description="The cluster has spot and on-demand nodes labelled karpenter.sh/capacity-type; "
+        "without it, spot jobs are refused.",
+    )
+    max_cpu: float | None = Field(default=None, gt=0, description="Largest vCPU count a job may ask for here.")
+    max_memory_gib: float | None = Field(
+        default=None, gt=0, alias="maxMemoryGiB", description="Largest memory (GiB) a job may ask for here."
+    )
+
+
+class Backend(Model):
+    """A named place runners run: exactly one of local, ecs, codebuild, kubernetes."""
+
+    name: BackendName = Field(description="Unique; a job picks this backend with a runs-on label of this name.")
+    local: LocalBackend | None = None
+    ecs: EcsBackend | None = None
+    codebuild: CodeBuildBackend | None = None
+    kubernetes: KubernetesBackend | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Backend:
+        given = [k for k in ("local", "ecs", "codebuild", "kubernetes") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of 'local', 'ecs', 'codebuild' or 'kubernetes'"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> BackendKind:
+        for kind in ("local", "ecs", "codebuild", "kubernetes"):
+            if getattr(self, kind) is not None:
+                return kind
+        raise AssertionError("a Backend has exactly one kind")
+
+
+class PolicyEntry(Model):
+    """What jobs of matching repositories may ask for. A field left out says nothing (see docs/runners.md)."""
+
+    repositories: list[RepositoryGlob] = Field(
+        min_length=1, description="OWNER/NAME patterns (* and ? wildcards, case-insensitive)."
+    )
+    backends: list[str] | None = Field(default=None, description="Backends these repositories may use.")
+    max_cpu: float | None = Field(default=None, gt=0, description="Most vCPU a job may get (after rounding up).")
+    max_memory_gib: float | None = Field(
+        default=None, gt=0, alias="maxMemoryGiB", description="Most memory (GiB) a job may get (after rounding up)."
+    )
+    roles: list[str] | None = Field(default=None, description="Roles these repositories may use ([] = none).")
+    capacity: list[Capacity] | None = Field(default=None, description="Capacity types allowed (spot, on-demand).")
+
+
+class Defaults(Model):
+    """What a job gets when its labels do not say."""
+
+    cpu: float = Field(default=2, gt=0, description="vCPU of a job without a cpu-N label.")
+    memory_gib: float | None = Field(
+        default=None,
+        gt=0,
+        alias="memoryGiB",
+        description="Memory (GiB) of a job without a mem-Ng label (default: the least the backend pairs with "
+        "the vCPU; 2 GiB per vCPU on kubernetes and local).",
+    )
+    capacity: Capacity = Field(
+        default="on-demand",
+        description="Capacity of a job without spot/on-demand; on-demand where spot is not possible.",
+    )
+
+
+class Limits(Model):
+    max_runners: int = Field(default=100, ge=1, description="Runners alive at once; more jobs wait queued.")
+    boot_timeout: Duration = Field(default=600, description="A runner not connected to GitHub by then is replaced.")
+    idle_timeout: Duration = Field(default=600, description="A runner without a job for this long is removed.")
+    max_job_duration: Duration = Field(default=21600, description="A job running longer is stopped.")
+
+
+class SlackReport(Model):
+    webhook_url: SecretRef = Field(description="Slack incoming-webhook URL, from a file or env var.")
+
+
+class Rejections(Model):
+    """Where a rejected job is reported (it is always logged and counted)."""
+
+    check_run: bool = Field(
+        default=True, description="A failed check run with the reason on the job's commit (App needs checks:write)."
+    )
+    slack: SlackReport | None = Field(default=None, description="A Slack message per rejected job.")
+
+
+class RunnerPoolSpec(Model):
+    github: GitHub
+    default_backend: str | None = Field(
+        default=None, description="Backend of jobs without a backend label (required with several backends)."
+    )
+    backends: list[Backend] = Field(min_length=1)
+    roles: dict[str, RoleArn] = Field(
+        default_factory=dict, description="IAM roles jobs may ask for with role-NAME, by name."
+    )
+    policy: list[PolicyEntry] = Field(default_factory=list, description="Per-repository limits.")
+    defaults: Defaults = Field(default_factory=Defaults)
+    limits: Limits = Field(default_factory=Limits)
+    rejections: Rejections = Field(default_factory=Rejections)
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> RunnerPoolSpec:
+        # A ValidationError (not a ValueError) keeps each problem's own location, so it is reported at the
+        # field it is about instead of at `spec:`.
+        errors = [
+            InitErrorDetails(
+                type=PydanticCustomError("cross_field", "{message}", {"message": message}), loc=loc, input=None
+            )
+            for loc, message in cross_problems(self)
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
+    def backend(self, name: str) -> Backend | None:
+        """The backend called `name` (case-insensitive, as labels are), or None."""
+        wanted = name.lower()
+        return next((b for b in self.backends if b.name == wanted), None)
+
+    @property
+    def default(self) -> Backend:
+        """The backend of jobs that name none."""
+        name = self.default_backend if self.default_backend is not None else self.backends[0].name
+        found = self.backend(name)
+        assert found is not None, "checked when the spec was validated"
+        return found
+
+
+def cross_problems(spec: RunnerPoolSpec) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Problems between fields, each at the field it is about (a location relative to the spec)."""
+    names = [b.name for b in spec.backends]
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            yield ("backends", i, "name"), f"duplicate backend name {name!r} (first used by backends[{first[name]}])"
+        first.setdefault(name, i)
+    known = ", ".join(dict.fromkeys(names))
+    if spec.default_backend is None:
+        if len(spec.backends) > 1:
+            yield ("backends",), f"with several backends, give defaultBackend (one of {known}) for jobs that name none"
+    elif spec.default_backend not in first:
+        yield ("defaultBackend",), f"{spec.default_backend!r} is not a backend; backends: {known}"
+    for role in spec.roles:
+        if len(role) > 63 or not _DNS_LABEL.match(role):
+            yield ("roles", role), f"role name {role!r} must be lowercase letters, digits and '-' (label role-NAME)"
+    roles = ", ".join(spec.roles) or "none declared"
+    for b_index, backend in enumerate(spec.backends):
+        if backend.kubernetes is not None:
+            for role in backend.kubernetes.service_accounts:
+                if role not in spec.roles:
+                    yield (
+                        ("backends", b_index, "kubernetes", "serviceAccounts", role),
+                        f"{role!r} is not a role in spec.roles ({roles})",
+                    )
+    for p_index, entry in enumerate(spec.policy):
+        at = ("policy", p_index)
+        for r_index, role in enumerate(entry.roles or []):
+            if role not in spec.roles:
+                yield (*at, "roles", r_index), f"{role!r} is not a role in spec.roles ({roles})"
+        for n_index, name in enumerate(entry.backends or []):
+            if name not in first:
+                yield (*at, "backends", n_index), f"{name!r} is not a backend; backends: {known}"
+        for g_index, glob in enumerate(entry.repositories):
+            if not _can_match(spec.github, glob):
+                yield (
+                    (*at, "repositories", g_index),
+                    f"{glob!r} matches no repository this pool serves ({spec.github.scope})",
+                )
+
+
+def _can_match(github: GitHub, glob: str) -> bool:
+    pattern = glob.lower()
+    if github.repositories is not None:
+        return any(fnmatch.fnmatchcase(r.lower(), pattern) for r in github.repositories)
+    if "/" not in pattern:
+        return is_glob(pattern)  # a plain word can never match OWNER/NAME; `*` or `my-*` may
+    owner_part = pattern.split("/", 1)[0]
+    # Only a literal owner part can be judged cheaply; a wildcard one is given the benefit of the doubt.
+    return is_glob(owner_part) or owner_part == github.account.lower()
+
+
+def is_glob(pattern: str) -> bool:
+    return bool(_GLOB_CHARS & set(pattern))
+
+
+class Metadata(Model):
+    name: DnsLabel
+    namespace: str | None = None
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+class RunnerPool(Model):
+    """One ephemeral GitHub Actions runner per workflow job, on the backend the job's labels ask for."""
+
+    api_version: Literal["sengu.dev/v1alpha1"]
+    kind: Literal["RunnerPool"]
+    metadata: Metadata
+    spec: RunnerPoolSpec
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+
+def load_pool(doc: Document) -> RunnerPool:
+    """Validate one RunnerPool document. Relative secret files are relative to the spec file."""
+    from sengu.core.spec import validate
+
+    pool = validate(doc, RunnerPool)
+    if doc.path.startswith("<"):
+        return pool
+    base = os.path.dirname(os.path.abspath(doc.path))
+    gh = pool.spec.github
+    update: dict[str, Any] = {}
+    for field in ("private_key_file", "webhook_secret_file"):
+        value = getattr(gh, field)
+        if value is not None:
+            update[field] = _relative_to(value, base)
+    spec_update: dict[str, Any] = {"github": gh.model_copy(update=update)}
+    slack = pool.spec.rejections.slack
+    if slack is not None and slack.webhook_url.file is not None:
+        url = slack.webhook_url.model_copy(update={"file": _relative_to(slack.webhook_url.file, base)})
+        rejections = pool.spec.rejections.model_copy(update={"slack": slack.model_copy(update={"webhook_url": url})})
+        spec_update["rejections"] = rejections
+    return pool.model_copy(update={"spec": pool.spec.model_copy(update=spec_update)})
+
+
+def _relative_to(path: str, base: str) -> str:
+    expanded = os.path.expanduser(path)
+    return expanded if os.path.isabs(expanded) else os.path.normpath(os.path.join(base, expanded))
+
+
+RESOURCE = CustomResource(
+    model=RunnerPool,
+    group="sengu.dev",
+    version="v1alpha1",
+    kind=KIND,
+    plural="runnerpools",
+    short_names=("rp",),
+    categories=("sengu",),
+    printer_columns=(
+        PrinterColumn("Default", "string", ".spec.defaultBackend", "Backend of jobs that name none."),
+        PrinterColumn("Age", "date", ".metadata.creationTimestamp"),
+    ),
+)
