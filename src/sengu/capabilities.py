@@ -115,7 +115,14 @@ def components(loaded: Loaded, **context: Any) -> list[Any]:
         package, _, builder = KINDS[kind]
         if not builder:
             # A kind that validates but has no engine yet (RunnerPool until its engine lands): loading it
-            # still reports every problem, and `sengu up` runs the other kinds.
+            # still reports every problem, and `sengu up` runs the other kinds — and says so.
+            import logging
+
+            logging.getLogger("sengu").warning(
+                "%d %s document(s) are valid, but this version of sengu cannot run them on this machine yet",
+                len(objs),
+                kind,
+            )
             continue
         out.append(_attr(package, builder)(objs, **context))
     return out
