@@ -16,7 +16,7 @@ from sengu.core.errors import Problem, UserError
 # kind -> (module, loader of one document, builder of its embedded-engine component; "" for none yet)
 KINDS: dict[str, tuple[str, str, str]] = {
     "CronjobManager": ("sengu.batch", "resolve:load_manager", "local:build_engine"),
-    "RunnerPool": ("sengu.runners", "spec:load_pool", ""),
+    "RunnerPool": ("sengu.runners", "spec:load_pool", "local:build_engine"),
 }
 
 
@@ -113,16 +113,5 @@ def components(loaded: Loaded, **context: Any) -> list[Any]:
     out = []
     for kind, objs in loaded.by_kind.items():
         package, _, builder = KINDS[kind]
-        if not builder:
-            # A kind that validates but has no engine yet (RunnerPool until its engine lands): loading it
-            # still reports every problem, and `sengu up` runs the other kinds — and says so.
-            import logging
-
-            logging.getLogger("sengu").warning(
-                "%d %s document(s) are valid, but this version of sengu cannot run them on this machine yet",
-                len(objs),
-                kind,
-            )
-            continue
         out.append(_attr(package, builder)(objs, **context))
     return out

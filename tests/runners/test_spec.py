@@ -276,10 +276,18 @@ def test_duration_parts_add_up(d: int, h: int, m: int, s: int) -> None:
     assert parse_duration(text) == total
 
 
-def test_components_skip_kinds_without_an_engine() -> None:
+def test_sengu_up_refuses_a_pool_whose_secrets_are_missing(tmp_path: Path) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from sengu.core.clock import SYSTEM_CLOCK
+    from sengu.core.errors import UserError
+    from sengu.core.store import Store
+
     loaded = capabilities.load([EXAMPLE])
     assert [p.name for p in loaded.of("RunnerPool")] == ["ci"]
-    assert capabilities.components(loaded) == []
+    with pytest.raises(UserError) as info:
+        capabilities.components(loaded, store=Store(tmp_path), clock=SYSTEM_CLOCK, registry=CollectorRegistry())
+    assert "/run/secrets/github-app.pem" in str(info.value)
 
 
 def test_crd_schema_is_structural() -> None:

@@ -1,0 +1,169 @@
+"""The runners component end to end on this machine: a fake GitHub, real HTTP intake, real runner processes."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+from prometheus_client import CollectorRegistry
+
+from sengu import capabilities
+from sengu.core.clock import SYSTEM_CLOCK
+from sengu.core.server import HttpServer, bind, build_app
+from sengu.core.store import Store
+from sengu.runners.local import RunnerEngine, build_engine
+from tests.fakes.github import FakeGitHub
+
+LABELS = ["self-hosted", "sengu", "local"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def pool_file(tmp_path: Path, fake: FakeGitHub) -> Path:
+    key = tmp_path / "app.pem"
+    key.write_text(fake.private_key_pem)
+    secret = tmp_path / "webhook"
+    secret.write_text(str(fake.webhook_secret))
+    runner = tmp_path / "runner.sh"
+    # A stand-in for actions/runner: shows it got its JIT config, then waits for its job like a real one.
+    runner.write_text('#!/bin/sh\necho "$SENGU_RUNNER $2" > "$PWD/started"\nexec sleep 60\n')
+    runner.chmod(0o755)
+    path = tmp_path / "pool.yaml"
+    path.write_text(
+        f"""apiVersion: sengu.dev/v1alpha1
+kind: RunnerPool
+metadata: {{name: ci}}
+spec:
+  github:
+    apiUrl: {fake.api_url}
+    appId: {fake.app_id}
+    installationId: {fake.installation_id}
+    privateKeyFile: {key}
+    webhookSecretFile: {secret}
+    owner: my-org
+  defaultBackend: local
+  backends:
+    - {{name: local, local: {{command: ["{runner}", "--jitconfig", "{{jitconfig}}"], workDir: {tmp_path / "work"}}}}}
+"""
+    )
+    return path
+
+
+@asynccontextmanager
+async def serving(tmp_path: Path, fake: FakeGitHub) -> AsyncIterator[tuple[RunnerEngine, str]]:
+    pools = capabilities.load([pool_file(tmp_path, fake)]).of("RunnerPool")
+    store = Store(tmp_path / "home")
+    engine = build_engine(pools, store=store, clock=SYSTEM_CLOCK, registry=CollectorRegistry())
+    server = HttpServer(build_app([engine], CollectorRegistry()), bind("127.0.0.1", 0))
+    await server.start()
+    try:
+        yield engine, f"http://127.0.0.1:{server.port}/webhooks/github"
+    finally:
+        for row in engine.runners.live_runners():  # leave no process behind whatever happened
+            runtime = engine.pools["ci"]
+            await engine._stop(runtime, row["runner_name"], "test over")
+        await server.stop()
+        for runtime in engine.pools.values():
+            await runtime.github.aclose()
+        store.close()
+
+
+async def deliver(url: str, fake: FakeGitHub, job: Any, action: str, **kw: Any) -> httpx.Response:
+    headers, body = fake.webhook_delivery(job, action, **kw)
+    async with httpx.AsyncClient() as client:
+        return await client.post(url, content=body, headers=headers)
+
+
+def test_webhook_to_runner_to_cleanup(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake) as (engine, url):
+                job = fake.queue_job("my-org/app", LABELS)
+                first = await deliver(url, fake, job, "queued", delivery_id="d-1")
+                again = await deliver(url, fake, job, "queued", delivery_id="d-1")
+                assert first.status_code == 202 and first.json() == {"stored": True, "duplicate": False}
+                assert again.json() == {"stored": True, "duplicate": True}
+                forged_headers, body = fake.webhook_delivery(job, "queued", secret="wrong", delivery_id="d-x")
+                async with httpx.AsyncClient() as client:
+                    forged = await client.post(url, content=body, headers=forged_headers)
+                assert forged.status_code == 401
+                assert [d.delivery_id for d in engine.runners.pending_deliveries()] == ["d-1"]
+
+                await engine.process_pending()
+                stored = engine.runners.job(job.id, job.run_attempt)
+                assert stored is not None and stored.state == "launching"
+                name = stored.runner_name
+                assert name == f"ci-{job.id}-{job.run_attempt}-1"
+                started = tmp_path / "work" / str(name) / "started"
+                for _ in range(100):
+                    if started.exists():
+                        break
+                    await asyncio.sleep(0.05)
+                runner_line = started.read_text().split()
+                assert runner_line[0] == name and len(runner_line) == 2  # got its JIT config
+                registered = fake.runner(str(name))
+                assert registered is not None and {"sengu", "local"} <= set(registered.labels)
+
+                fake.runner_connected(str(name))
+                await deliver(url, fake, fake.job(job.id), "in_progress")
+                await engine.process_pending()
+                running = engine.runners.job(job.id, job.run_attempt)
+                assert running is not None and running.state == "running"
+
+                fake.complete_job(job.id)
+                await deliver(url, fake, job.id, "completed")
+                await engine.process_pending()
+                done = engine.runners.job(job.id, job.run_attempt)
+                assert done is not None and done.state == "completed"
+                assert engine.runners.live_runners() == []
+                stopped = engine.runners.runner(str(name))
+                assert stopped is not None and stopped["stop_reason"] == "job completed"
+                assert not alive(int(stopped["handle_id"]))  # the runner process is gone
+
+    asyncio.run(scenario())
+
+
+def test_lost_webhook_and_cancel_before_start(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake) as (engine, _url):
+                lost = fake.queue_job("my-org/app", LABELS)  # its webhook never arrives
+                other = fake.queue_job("my-org/app", ["ubuntu-latest"])  # not ours
+                await engine.reconcile()
+                found = engine.runners.job(lost.id, lost.run_attempt)
+                assert found is not None and found.state == "launching"
+                assert engine.runners.job(other.id, other.run_attempt) is None
+
+                fake.cancel_job(lost.id)  # cancelled before any runner took it
+                await engine.reconcile()
+                cancelled = engine.runners.job(lost.id, lost.run_attempt)
+                assert cancelled is not None and cancelled.state == "cancelled"
+                assert engine.runners.live_runners() == []
+
+    asyncio.run(scenario())
+
+
+def test_rejected_jobs_are_counted_not_launched(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake) as (engine, url):
+                job = fake.queue_job("my-org/app", [*LABELS, "gpu-1"])
+                await deliver(url, fake, job, "queued")
+                await engine.process_pending()
+                stored = engine.runners.job(job.id, job.run_attempt)
+                assert stored is not None and stored.state == "rejected" and "gpu-1" in (stored.reason or "")
+                assert engine.runners.live_runners() == []
+                assert json.dumps(engine.runners.jobs()[0]["state"]) == '"rejected"'
+
+    asyncio.run(scenario())
