@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -165,5 +168,15 @@ def test_rejected_jobs_are_counted_not_launched(tmp_path: Path) -> None:
                 assert stored is not None and stored.state == "rejected" and "gpu-1" in (stored.reason or "")
                 assert engine.runners.live_runners() == []
                 assert json.dumps(engine.runners.jobs()[0]["state"]) == '"rejected"'
+        listed = subprocess.run(
+            [sys.executable, "-m", "sengu", "runners", "list", "-o", "json"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SENGU_HOME": str(tmp_path / "home")},
+            check=False,
+        )
+        assert listed.returncode == 0, listed.stderr
+        (row,) = json.loads(listed.stdout)
+        assert row["state"] == "rejected" and row["labels"] == [*LABELS, "gpu-1"] and row["pool"] == "ci"
 
     asyncio.run(scenario())

@@ -106,3 +106,67 @@ def _describe(launch: Launch, pool: str, repo: str | None) -> str:
     lines.append(f"  policy: for {repo}" if repo else "  policy: not applied (give --repo OWNER/NAME)")
     lines.append(f"  pool:   {pool}")
     return "\n".join(lines)
+
+
+@app.command("list")
+def list_(
+    home: Annotated[
+        Path | None,
+        typer.Option(envvar="SENGU_HOME", help="State directory of `sengu up`.", show_default=False),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Jobs to show, newest first.")] = 50,
+    output: Annotated[str, typer.Option("--output", "-o", help="table or json.")] = "table",
+) -> None:
+    """Workflow jobs seen by `sengu up` and the runners made for them: state, backend, reason.
+
+    JSON rows have pool, job_id, run_attempt, repository, labels, state, runner_name, backend, reason,
+    queued_at, launched_at, started_at, finished_at, stopped_at.
+    """
+    from rich.console import Console
+    from rich.table import Table
+
+    from sengu.core.store import Store
+    from sengu.runners.store import RunnerStore
+
+    if output not in ("table", "json"):
+        raise UserError(f"--output must be 'table' or 'json', not {output!r}")
+    rows = RunnerStore(Store(home)).jobs(limit=limit)
+    for row in rows:
+        row["labels"] = json.loads(row["labels"])
+    if output == "json":
+        keys = (
+            "pool",
+            "job_id",
+            "run_attempt",
+            "repository",
+            "labels",
+            "state",
+            "runner_name",
+            "backend",
+            "reason",
+            "queued_at",
+            "launched_at",
+            "started_at",
+            "finished_at",
+            "stopped_at",
+        )
+        typer.echo(json.dumps([{k: r.get(k) for k in keys} for r in rows], indent=2))
+        return
+    if not rows:
+        typer.echo("no workflow jobs seen yet")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("POOL", "JOB", "REPOSITORY", "STATE", "RUNNER", "BACKEND", "QUEUED", "REASON"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            r["pool"],
+            f"{r['job_id']}#{r['run_attempt']}",
+            r["repository"],
+            r["state"],
+            r["runner_name"] or "-",
+            r["backend"] or "-",
+            (r["queued_at"] or "-")[:19],
+            r["reason"] or "",
+        )
+    Console(width=200).print(table)
