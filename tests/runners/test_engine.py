@@ -180,3 +180,22 @@ def test_rejected_jobs_are_counted_not_launched(tmp_path: Path) -> None:
         assert row["state"] == "rejected" and row["labels"] == [*LABELS, "gpu-1"] and row["pool"] == "ci"
 
     asyncio.run(scenario())
+
+
+def test_janitor_deregisters_runners_without_compute_but_never_busy_or_foreign_ones(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake) as (engine, url):
+                job = fake.queue_job("my-org/app", LABELS)
+                await deliver(url, fake, job, "queued")
+                await engine.process_pending()
+                launched = engine.runners.job(job.id, job.run_attempt)
+                assert launched is not None and launched.runner_name
+                fake.register_runner("my-org", "ci-999-1-1", ["sengu"])  # its answer was lost: no compute
+                fake.register_runner("my-org", "ci-998-1-1", ["sengu"], status="online", busy=True)
+                fake.register_runner("my-org", "someone-elses", ["linux"])
+                await engine.janitor()
+                names = {r.name for r in fake.runners}
+                assert names == {launched.runner_name, "ci-998-1-1", "someone-elses"}
+
+    asyncio.run(scenario())

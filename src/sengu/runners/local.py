@@ -89,6 +89,9 @@ class RunnerEngine:
             registry=registry,
         )
         self.rejections = Counter("sengu_runners_rejections", "Jobs rejected by label resolution.", registry=registry)
+        self.orphans = Counter(
+            "sengu_runners_orphans_reaped", "Orphans removed by the janitor.", ["what"], registry=registry
+        )
         self.open_jobs = Gauge("sengu_runners_open_jobs", "Jobs queued, launching or running.", registry=registry)
 
     # --- component --------------------------------------------------------------------------------
@@ -97,6 +100,7 @@ class RunnerEngine:
             asyncio.create_task(self._process_forever(), name="runners-processor"),
             asyncio.create_task(self._every(self.reconcile_s, self.reconcile), name="runners-reconciler"),
             asyncio.create_task(self._every(self.tick_s, self.tick), name="runners-ticker"),
+            asyncio.create_task(self._every(self.reconcile_s, self.janitor), name="runners-janitor"),
         ]
 
     async def stop(self, drain_timeout: float) -> None:
@@ -288,6 +292,30 @@ class RunnerEngine:
                     await self.apply(runtime, job.key, machine.InProgress(current.runner_name))
         self.open_jobs.set(len(self.runners.open_jobs()))
 
+    async def janitor(self) -> None:
+        """Both directions: compute of ours the store does not hold (an orphan), and GitHub runners of this
+        pool that have no compute (a registration whose answer was lost, a crash before the launch). Only
+        offline, idle runners are deregistered: a busy runner is never touched."""
+        live = {row["runner_name"] for row in self.runners.live_runners()}
+        for runtime in self.pools.values():
+            for backend in runtime.backends.values():
+                for handle in await backend.list_owned(runtime.name):
+                    name = handle.detail.get("sengu.dev/runner", "")
+                    if name not in live and await backend.terminate(handle, "orphan: not in the store"):
+                        self.orphans.labels("compute").inc()
+                        log.warning("%s: terminated orphaned compute %s (%s)", runtime.name, handle.id, name)
+            gh = runtime.pool.spec.github
+            scopes = [gh.owner] if gh.owner else list(gh.repositories or [])
+            for scope in scopes:
+                for runner in await runtime.github.list_runners(scope):
+                    if _stale(runner, live, runtime.name):
+                        try:
+                            if await runtime.github.delete_runner(scope, runner.id):
+                                self.orphans.labels("github_runner").inc()
+                                log.warning("%s: deregistered runner %s without compute", runtime.name, runner.name)
+                        except RunnerBusy:
+                            pass  # it took a job after all: leave it
+
     async def tick(self) -> None:
         """Timeouts, and compute that ended without GitHub telling us (a spot interruption, a crash)."""
         for job in self.runners.open_jobs():
@@ -308,6 +336,15 @@ class RunnerEngine:
                         resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity="on-demand"), Launch
                     )
                     await self.apply(runtime, job.key, machine.ComputeStopped(seen.reason, spot, on_demand))
+
+
+def _stale(runner: Any, ours: set[str], pool: str) -> bool:
+    return (
+        runner.name.startswith(f"{pool}-")
+        and runner.name not in ours
+        and runner.status == "offline"
+        and not runner.busy
+    )
 
 
 def _capacity(job: machine.Job) -> Literal["spot", "on-demand"] | None:
