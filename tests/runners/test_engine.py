@@ -58,6 +58,7 @@ spec:
   defaultBackend: local
   backends:
     - {{name: local, local: {{command: ["{runner}", "--jitconfig", "{{jitconfig}}"], workDir: {tmp_path / "work"}}}}}
+    - {{name: k8s, kubernetes: {{namespace: ci-runners, image: ghcr.io/actions/actions-runner:latest}}}}
 """
     )
     return path
@@ -197,5 +198,20 @@ def test_janitor_deregisters_runners_without_compute_but_never_busy_or_foreign_o
                 await engine.janitor()
                 names = {r.name for r in fake.runners}
                 assert names == {launched.runner_name, "ci-998-1-1", "someone-elses"}
+
+    asyncio.run(scenario())
+
+
+def test_a_backend_sengu_up_cannot_run_fails_the_job_not_the_engine(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake) as (engine, url):
+                job = fake.queue_job("my-org/app", ["self-hosted", "sengu", "k8s"])
+                await deliver(url, fake, job, "queued")
+                assert await engine.process_pending() == 1
+                failed = engine.runners.job(job.id, job.run_attempt)
+                assert failed is not None and failed.state == "failed"
+                assert "cannot run runners under `sengu up` yet" in (failed.reason or "")
+                assert fake.runners == []  # nothing registered with GitHub
 
     asyncio.run(scenario())

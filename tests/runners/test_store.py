@@ -38,6 +38,9 @@ def test_jobs_round_trip_and_open_jobs(tmp_path: Path) -> None:
     assert runners.job(7, 1) == job
     runners.save_job("ci", Job(8, 1, "my-org/app", ("x",), state="completed", queued_at=NOW))
     assert [j.job_id for j in runners.open_jobs()] == [7]
+    runners.save_job("other", Job(9, 1, "my-org/app", ("x",), state="queued", queued_at=NOW))
+    assert [j.job_id for j in runners.open_jobs("ci")] == [7]
+    assert [j.job_id for j in runners.open_jobs("other")] == [9]
 
 
 def test_a_runner_is_stopped_exactly_once(tmp_path: Path) -> None:

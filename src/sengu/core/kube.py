@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -219,7 +220,7 @@ class Cluster:
         return True
 
     def post_event(
-        self, involved: dict[str, Any], kind: str, reason: str, message: str, *, now: Any, component: str = "sengu"
+        self, involved: dict[str, Any], kind: str, reason: str, message: str, *, now: datetime, component: str = "sengu"
     ) -> None:
         """A core/v1 Event about `involved` (apiVersion, kind, name, namespace). Best effort: never raises."""
         stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -221,7 +221,11 @@ class RunnerEngine:
                 await self._apply(runtime, job.key, machine.LaunchFailed("labels no longer resolve", retryable=False))
                 return
             launch = answer
-        backend = runtime.backends[launch.backend]
+        backend = runtime.backends.get(launch.backend)
+        if backend is None:  # a kind `sengu up` cannot run yet (kubernetes)
+            reason = f"backend {launch.backend!r} cannot run runners under `sengu up` yet"
+            await self._apply(runtime, job.key, machine.LaunchFailed(reason, retryable=False))
+            return
         try:
             jit = await runtime.github.generate_jitconfig(
                 runtime.scope(job.repository), name, list(launch.labels), runtime.pool.spec.github.runner_group_id
@@ -255,8 +259,7 @@ class RunnerEngine:
                 return
         backend = runtime.backends.get(row["backend"])
         if backend is not None and row["handle_id"]:
-            handle = Handle(row["backend"], row["kind"], row["handle_id"], json.loads(row["handle_detail"] or "{}"))
-            await backend.terminate(handle, reason)
+            await backend.terminate(_handle(row), reason)
         self.runners.mark_stopped(name, self.clock.now(), reason)
 
     # --- reconciler and timeouts ------------------------------------------------------------------
@@ -280,7 +283,7 @@ class RunnerEngine:
                     event = machine.Queued(wf.id, wf.run_attempt, wf.repository, tuple(wf.labels))
                     await self.apply(runtime, wf.key, event)
             seen = {wf.key for wf in queued}
-            for job in self.runners.open_jobs():
+            for job in self.runners.open_jobs(runtime.name):
                 if job.key in seen:
                     continue
                 current = await runtime.github.job(job.repository, job.job_id)
@@ -318,24 +321,27 @@ class RunnerEngine:
 
     async def tick(self) -> None:
         """Timeouts, and compute that ended without GitHub telling us (a spot interruption, a crash)."""
-        for job in self.runners.open_jobs():
-            runtime = next(
-                (p for p in self.pools.values() if job.runner_name and job.runner_name.startswith(p.name)), None
-            ) or next(iter(self.pools.values()))
-            await self.apply(runtime, job.key, machine.Tick())
-            if job.state in ("launching", "running") and job.runner_name:
-                row = self.runners.runner(job.runner_name)
-                backend = runtime.backends.get(row["backend"]) if row else None
-                if row is None or backend is None or not row["handle_id"]:
-                    continue
-                handle = Handle(row["backend"], row["kind"], row["handle_id"], json.loads(row["handle_detail"] or "{}"))
-                seen = await backend.observe(handle)
-                if seen.state in ("stopped", "gone") or seen.reason == "SpotInterruption":
-                    spot = seen.reason == "SpotInterruption"
-                    on_demand = isinstance(
-                        resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity="on-demand"), Launch
-                    )
-                    await self.apply(runtime, job.key, machine.ComputeStopped(seen.reason, spot, on_demand))
+        for runtime in self.pools.values():
+            for job in self.runners.open_jobs(runtime.name):
+                await self._tick_job(runtime, job)
+
+    async def _tick_job(self, runtime: PoolRuntime, job: machine.Job) -> None:
+        await self.apply(runtime, job.key, machine.Tick())
+        if job.state not in ("launching", "running") or not job.runner_name:
+            return
+        row = self.runners.runner(job.runner_name)
+        backend = runtime.backends.get(row["backend"]) if row else None
+        if row is None or backend is None or not row["handle_id"]:
+            return
+        seen = await backend.observe(_handle(row))
+        if seen.state in ("stopped", "gone") or seen.reason == "SpotInterruption":
+            spot = seen.reason == "SpotInterruption"
+            on_demand = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity="on-demand")
+            await self.apply(runtime, job.key, machine.ComputeStopped(seen.reason, spot, isinstance(on_demand, Launch)))
+
+
+def _handle(row: dict[str, Any]) -> Handle:
+    return Handle(row["backend"], row["kind"], row["handle_id"], json.loads(row["handle_detail"] or "{}"))
 
 
 def _stale(runner: Any, ours: set[str], pool: str) -> bool:

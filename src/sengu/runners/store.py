@@ -114,8 +114,10 @@ class RunnerStore:
         )
         return _job(rows[0]) if rows else None
 
-    def open_jobs(self) -> list[Job]:
-        rows = self.store.query("SELECT * FROM runners_jobs WHERE state IN ('queued', 'launching', 'running')")
+    def open_jobs(self, pool: str | None = None) -> list[Job]:
+        """Jobs queued, launching or running: of one pool, or of all."""
+        sql = "SELECT * FROM runners_jobs WHERE state IN ('queued', 'launching', 'running')"
+        rows = self.store.query(sql + " AND pool = ?", (pool,)) if pool else self.store.query(sql)
         return [_job(r) for r in rows]
 
     def save_job(self, pool: str, job: Job) -> None:
