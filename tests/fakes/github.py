@@ -39,14 +39,15 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.fakes.server import LoopbackHTTPServer, LoopbackServer
 
 API_VERSIONS = frozenset({"2022-11-28"})
 DOCS = "https://docs.github.com/rest"
@@ -143,16 +144,11 @@ class _Scripted:
     echo_authorization: bool
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: FakeGitHub
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle on, each keep-alive answer waits ~40 ms for an ACK.
     disable_nagle_algorithm = True
-    server: _Server
+    server: LoopbackHTTPServer
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -161,14 +157,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def date_time_string(self, timestamp: float | None = None) -> str:
         # The Date header is the fake's clock: clients learn GitHub's time from it (clock-skew handling).
-        return format_datetime(self.server.fake.server_now(), usegmt=True)
+        return format_datetime(self.server.owner.server_now(), usegmt=True)
 
     def _dispatch(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
-        reply = self.server.fake._receive(self.command, split.path, parse_qs(split.query), headers, body)
+        reply = self.server.owner._receive(self.command, split.path, parse_qs(split.query), headers, body)
         data = b"" if reply.status == 204 else (
             reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode("utf-8")
         )  # fmt: skip
@@ -192,8 +188,10 @@ def _error(status: int, message: str, headers: Mapping[str, str] | None = None) 
     return _Reply(status, {"message": message, "documentation_url": DOCS}, dict(headers or {}))
 
 
-class FakeGitHub:
+class FakeGitHub(LoopbackServer):
     """GitHub's REST API for one app installation on `owner` (an organization)."""
+
+    handler = _Handler
 
     def __init__(
         self,
@@ -207,6 +205,7 @@ class FakeGitHub:
         webhook_secret: str | None = None,
         private_key_pem: str | None = None,
     ):
+        super().__init__()
         self.app_id = app_id
         self.installation_id = installation_id
         self.owner = owner
@@ -242,43 +241,8 @@ class FakeGitHub:
         self._remaining = 5000
         self._reset: datetime | None = None
         self.tokens_issued = 0
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------------
-
-    def start(self) -> Self:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True, name=f"FakeGitHub:{self.port}"
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("FakeGitHub is not running")
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:

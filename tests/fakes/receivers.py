@@ -28,10 +28,11 @@ import threading
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any, Self
+from http.server import BaseHTTPRequestHandler
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.server import LoopbackHTTPServer, LoopbackServer
 
 
 @dataclass(frozen=True)
@@ -67,14 +68,9 @@ class _Incoming:
     body: bytes
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    receiver: _Receiver
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: LoopbackHTTPServer
 
     def do_POST(self) -> None:
         self._dispatch()
@@ -103,7 +99,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=self._read_body(),
         )
-        receiver = self.server.receiver
+        receiver = self.server.owner
         reply = receiver._receive(incoming)
         if reply.delay_s and receiver._stopping.wait(reply.delay_s):
             return  # shutting down: drop the connection without answering
@@ -123,54 +119,21 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-class _Receiver:
-    """The server, thread, script and records both fakes share."""
+class _Receiver(LoopbackServer):
+    """The script and records both fakes share."""
+
+    handler = _Handler
 
     def __init__(self) -> None:
+        super().__init__()
         self._cond = threading.Condition()
         self._script: deque[Reply] = deque()
         self._requests: list[RecordedRequest] = []
         self._accepted: list[Any] = []
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
-    # lifecycle
-
-    def start(self) -> Self:
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.receiver = self
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-            name=f"{type(self).__name__}:{self.port}",
-        )  # fmt: skip
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
+    def _before_stop(self) -> None:
         self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
-
-    @property
-    def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError(f"{type(self).__name__} is not running")
-        return int(self._server.server_address[1])
 
     @property
     def base_url(self) -> str:
@@ -294,8 +257,7 @@ class SlackReceiver(_Receiver):
         if not (isinstance(text, str) and text.strip()) and not blocks:
             return Reply(400, "no_text")
         if blocks is not None and not (
-            isinstance(blocks, list)
-            and all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks)
+            isinstance(blocks, list) and all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in blocks)
         ):
             return Reply(400, "invalid_blocks")
         accepted.append(payload)
