@@ -15,6 +15,8 @@ every other call needs a live installation token; a User-Agent is required, as o
 
 Driving it: `queue_job`, `start_job`, `complete_job`, `cancel_job`, `set_job_status`, `runner_connected`,
 `runner_disconnected`, `register_runner` (a runner made outside sengu), `add_repository`.
+Check runs the app creates are kept in `check_runs`; `permissions` is what the installation was
+granted (take ``checks`` away and creating one answers 403 "Resource not accessible by integration").
 Failures: `fail_next` (scripted answers), `secondary_rate_limit` (403 + retry-after; requests that come
 back too early are counted in `early_requests` and refused again), `set_budget` (the primary limit: at
 0, 403 with ``x-ratelimit-remaining: 0`` until the reset), `revoke_tokens`, `clock_offset` (the fake's
@@ -52,6 +54,11 @@ from tests.fakes.server import LoopbackHTTPServer, LoopbackServer
 API_VERSIONS = frozenset({"2022-11-28"})
 DOCS = "https://docs.github.com/rest"
 JWT_MAX_LIFETIME_S = 600
+CHECK_RUN_STATUSES = frozenset({"queued", "in_progress", "completed"})
+CHECK_RUN_CONCLUSIONS = frozenset(
+    {"action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out"}
+)
+CHECK_RUN_TEXT_MAX = 65535
 
 
 @functools.cache
@@ -73,6 +80,21 @@ def _pem(key: rsa.RSAPrivateKey) -> str:
 
 def _iso(when: datetime | None) -> str | None:
     return None if when is None else when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_iso(value: Any) -> datetime | None:
+    """An ISO 8601 time as GitHub takes it: ``YYYY-MM-DDTHH:MM:SSZ``, with a zone."""
+    if not isinstance(value, str):
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else None
+
+
+def _string_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -98,6 +120,25 @@ class FakeJob:
     workflow_name: str = "CI"
     head_sha: str = ""
     head_branch: str = "main"
+
+
+@dataclass(frozen=True)
+class FakeCheckRun:
+    """A check run as created through ``POST /repos/{o}/{r}/check-runs``."""
+
+    id: int
+    repository: str
+    head_sha: str
+    name: str
+    status: str
+    conclusion: str | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    title: str | None
+    summary: str | None
+    text: str | None
+    external_id: str | None = None
+    details_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -231,6 +272,13 @@ class FakeGitHub(LoopbackServer):
         self._repositories: dict[str, int] = {}
         self._jobs: dict[int, FakeJob] = {}
         self._runners: dict[int, FakeRunner] = {}
+        self._check_runs: list[FakeCheckRun] = []
+        self.permissions: dict[str, str] = {
+            "actions": "read",
+            "administration": "write",
+            "checks": "write",
+            "organization_self_hosted_runners": "write",
+        }
         self._requests: list[LoggedRequest] = []
         self._script: list[_Scripted] = []
         self._secondary: list[float | None] = []
@@ -395,6 +443,11 @@ class FakeGitHub(LoopbackServer):
     def runners(self) -> list[FakeRunner]:
         with self._cond:
             return list(self._runners.values())
+
+    @property
+    def check_runs(self) -> list[FakeCheckRun]:
+        with self._cond:
+            return list(self._check_runs)
 
     def revoke_tokens(self) -> None:
         """Every installation token stops working (GitHub revokes them, e.g. on a permission change)."""
@@ -639,11 +692,7 @@ class FakeGitHub(LoopbackServer):
             {
                 "token": token,
                 "expires_at": _iso(expires),
-                "permissions": {
-                    "actions": "read",
-                    "administration": "write",
-                    "organization_self_hosted_runners": "write",
-                },
+                "permissions": dict(self.permissions),
                 "repository_selection": "all",
             },
         )
@@ -704,6 +753,8 @@ class FakeGitHub(LoopbackServer):
                 return _Reply(200, self._job_json(job))
             if rest.startswith("/actions/runners"):
                 return self._runners_route(method, path, repo, rest[len("/actions/runners") :], query, body)
+            if rest == "/check-runs" and method == "POST":
+                return self._create_check_run(repo, body)
             return _error(404, "Not Found")
         org_match = re.fullmatch(r"/orgs/([^/]+)/actions/runners(.*)", path)
         if org_match is not None:
@@ -783,6 +834,76 @@ class FakeGitHub(LoopbackServer):
         )
         self._runners[runner_id] = runner
         return _Reply(201, {"runner": self._runner_json(runner), "encoded_jit_config": config})
+
+    def _create_check_run(self, repo: str, body: bytes) -> _Reply:
+        """As GitHub validates it (https://docs.github.com/rest/checks/runs#create-a-check-run)."""
+        if self.permissions.get("checks") != "write":
+            return _Reply(
+                403,
+                {
+                    "message": "Resource not accessible by integration",
+                    "documentation_url": f"{DOCS}/checks/runs#create-a-check-run",
+                    "status": "403",
+                },
+            )
+        try:
+            data = json.loads(body)
+        except ValueError:
+            return _error(400, "Problems parsing JSON")
+        if not isinstance(data, dict):
+            return _error(400, "Problems parsing JSON")
+        name, head_sha = data.get("name"), data.get("head_sha")
+        if not isinstance(name, str) or not name:
+            return _error(422, 'Invalid request.\n\n"name" wasn\'t supplied.')
+        if not isinstance(head_sha, str) or not head_sha:
+            return _error(422, 'Invalid request.\n\n"head_sha" wasn\'t supplied.')
+        if not any(j.repository == repo and j.head_sha == head_sha for j in self._jobs.values()):
+            return _error(422, f"No commit found for SHA: {head_sha}")
+        status, conclusion = data.get("status", "queued"), data.get("conclusion")
+        completed_at = data.get("completed_at")
+        if status not in CHECK_RUN_STATUSES:
+            return _error(422, f"Invalid request.\n\n{status!r} is not a valid status.")
+        if conclusion is not None and conclusion not in CHECK_RUN_CONCLUSIONS:
+            return _error(422, f"Invalid request.\n\n{conclusion!r} is not a valid conclusion.")
+        if conclusion is not None:
+            status = "completed"  # GitHub: giving a conclusion completes the check run
+        if status == "completed" and conclusion is None:
+            return _error(422, "Invalid request.\n\nconclusion is required when status is completed.")
+        when = None
+        if completed_at is not None:
+            when = _parse_iso(completed_at)
+            if when is None:
+                return _error(422, f"Invalid request.\n\n{completed_at!r} is not a valid date-time.")
+        output = data.get("output")
+        title = summary = text = None
+        if output is not None:
+            if not isinstance(output, dict):
+                return _error(422, "Invalid request.\n\nFor 'properties/output', it is not an object.")
+            title, summary, text = output.get("title"), output.get("summary"), output.get("text")
+            if not isinstance(title, str) or not isinstance(summary, str):
+                return _error(422, "Invalid request.\n\noutput needs a title and a summary.")
+            if text is not None and not isinstance(text, str):
+                return _error(422, "Invalid request.\n\noutput.text is not a string.")
+            if len(summary) > CHECK_RUN_TEXT_MAX or len(text or "") > CHECK_RUN_TEXT_MAX:
+                return _error(422, "Invalid request.\n\nOnly 65535 characters are allowed in summary and text.")
+        now = self.server_now()
+        run = FakeCheckRun(
+            id=next(self._ids),
+            repository=repo,
+            head_sha=head_sha,
+            name=name,
+            status=status,
+            conclusion=conclusion,
+            started_at=now,
+            completed_at=(when or now) if status == "completed" else None,
+            title=title,
+            summary=summary,
+            text=text,
+            external_id=_string_or_none(data.get("external_id")),
+            details_url=_string_or_none(data.get("details_url")),
+        )
+        self._check_runs.append(run)
+        return _Reply(201, self._check_run_json(run))
 
     def _page(
         self,
@@ -898,6 +1019,33 @@ class FakeGitHub(LoopbackServer):
             "runner_name": job.runner_name,
             "runner_group_id": job.runner_group_id,
             "runner_group_name": self.runner_groups.get(job.runner_group_id) if job.runner_group_id else None,
+        }
+
+    def _check_run_json(self, run: FakeCheckRun) -> dict[str, Any]:
+        repo = run.repository
+        return {
+            "id": run.id,
+            "head_sha": run.head_sha,
+            "node_id": "CR_kwDOABCDEF8AAAAB",
+            "external_id": run.external_id or "",
+            "url": f"{self.api_url}/repos/{repo}/check-runs/{run.id}",
+            "html_url": f"https://github.com/{repo}/runs/{run.id}",
+            "details_url": run.details_url,
+            "status": run.status,
+            "conclusion": run.conclusion,
+            "started_at": _iso(run.started_at),
+            "completed_at": _iso(run.completed_at),
+            "output": {
+                "title": run.title,
+                "summary": run.summary,
+                "text": run.text,
+                "annotations_count": 0,
+                "annotations_url": f"{self.api_url}/repos/{repo}/check-runs/{run.id}/annotations",
+            },
+            "name": run.name,
+            "check_suite": {"id": 5},
+            "app": {"id": self.app_id, "slug": "sengu", "name": "sengu"},
+            "pull_requests": [],
         }
 
     def _runner_json(self, runner: FakeRunner) -> dict[str, Any]:

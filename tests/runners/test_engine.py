@@ -19,6 +19,8 @@ from sengu import capabilities
 from sengu.core.clock import SYSTEM_CLOCK
 from sengu.core.server import HttpServer, bind, build_app
 from sengu.core.store import Store
+from sengu.runners import machine
+from sengu.runners.labels import Launch, resolve_labels
 from sengu.runners.local import RunnerEngine, build_engine
 from tests.fakes.github import FakeGitHub
 
@@ -33,7 +35,7 @@ def alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
-def pool_file(tmp_path: Path, fake: FakeGitHub) -> Path:
+def pool_file(tmp_path: Path, fake: FakeGitHub, extra: str = "") -> Path:
     key = tmp_path / "app.pem"
     key.write_text(fake.private_key_pem)
     secret = tmp_path / "webhook"
@@ -59,16 +61,19 @@ spec:
   backends:
     - {{name: local, local: {{command: ["{runner}", "--jitconfig", "{{jitconfig}}"], workDir: {tmp_path / "work"}}}}}
     - {{name: k8s, kubernetes: {{namespace: ci-runners, image: ghcr.io/actions/actions-runner:latest}}}}
-"""
+  rejections: {{checkRun: false}}
+{extra}"""
     )
     return path
 
 
 @asynccontextmanager
-async def serving(tmp_path: Path, fake: FakeGitHub) -> AsyncIterator[tuple[RunnerEngine, str]]:
-    pools = capabilities.load([pool_file(tmp_path, fake)]).of("RunnerPool")
+async def serving(
+    tmp_path: Path, fake: FakeGitHub, extra: str = "", registry: CollectorRegistry | None = None
+) -> AsyncIterator[tuple[RunnerEngine, str]]:
+    pools = capabilities.load([pool_file(tmp_path, fake, extra)]).of("RunnerPool")
     store = Store(tmp_path / "home")
-    engine = build_engine(pools, store=store, clock=SYSTEM_CLOCK, registry=CollectorRegistry())
+    engine = build_engine(pools, store=store, clock=SYSTEM_CLOCK, registry=registry or CollectorRegistry())
     server = HttpServer(build_app([engine], CollectorRegistry()), bind("127.0.0.1", 0))
     await server.start()
     try:
@@ -128,6 +133,7 @@ def test_webhook_to_runner_to_cleanup(tmp_path: Path) -> None:
                 fake.complete_job(job.id)
                 await deliver(url, fake, job.id, "completed")
                 await engine.process_pending()
+                await engine.settle()
                 done = engine.runners.job(job.id, job.run_attempt)
                 assert done is not None and done.state == "completed"
                 assert engine.runners.live_runners() == []
@@ -149,8 +155,9 @@ def test_lost_webhook_and_cancel_before_start(tmp_path: Path) -> None:
                 assert found is not None and found.state == "launching"
                 assert engine.runners.job(other.id, other.run_attempt) is None
 
-                fake.cancel_job(lost.id)  # cancelled before any runner took it
+                fake.cancel_job(lost.id)  # cancelled before any runner took it (its launch may be in flight)
                 await engine.reconcile()
+                await engine.settle()
                 cancelled = engine.runners.job(lost.id, lost.run_attempt)
                 assert cancelled is not None and cancelled.state == "cancelled"
                 assert engine.runners.live_runners() == []
@@ -190,6 +197,7 @@ def test_janitor_deregisters_runners_without_compute_but_never_busy_or_foreign_o
                 job = fake.queue_job("my-org/app", LABELS)
                 await deliver(url, fake, job, "queued")
                 await engine.process_pending()
+                await engine.settle()
                 launched = engine.runners.job(job.id, job.run_attempt)
                 assert launched is not None and launched.runner_name
                 fake.register_runner("my-org", "ci-999-1-1", ["sengu"])  # its answer was lost: no compute
@@ -209,9 +217,140 @@ def test_a_backend_sengu_up_cannot_run_fails_the_job_not_the_engine(tmp_path: Pa
                 job = fake.queue_job("my-org/app", ["self-hosted", "sengu", "k8s"])
                 await deliver(url, fake, job, "queued")
                 assert await engine.process_pending() == 1
+                await engine.settle()
                 failed = engine.runners.job(job.id, job.run_attempt)
                 assert failed is not None and failed.state == "failed"
-                assert "cannot run runners under `sengu up` yet" in (failed.reason or "")
+                assert "is not available in this engine" in (failed.reason or "")
                 assert fake.runners == []  # nothing registered with GitHub
+
+    asyncio.run(scenario())
+
+
+async def launched(engine: RunnerEngine, job: Any) -> str:
+    await engine.settle()
+    stored = engine.runners.job(job.id, job.run_attempt)
+    assert stored is not None and stored.state == "launching" and stored.runner_name, stored
+    return stored.runner_name
+
+
+def test_max_runners_queues_jobs_until_a_runner_stops(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake, "  limits: {maxRunners: 1}\n") as (engine, url):
+                first, second = fake.queue_job("my-org/app", LABELS), fake.queue_job("my-org/app", LABELS)
+                await deliver(url, fake, first, "queued")
+                await deliver(url, fake, second, "queued")
+                await engine.process_pending()
+                name = await launched(engine, first)
+                waiting = engine.runners.job(second.id, second.run_attempt)
+                assert waiting is not None and waiting.state == "queued" and waiting.runner_name is None
+                await engine.tick()  # room is checked again, and there is none
+                assert len(fake.runners) == 1
+
+                fake.runner_connected(name)
+                fake.complete_job(first.id)
+                await deliver(url, fake, first.id, "completed")
+                await engine.process_pending()
+                await engine.settle()  # the stop frees the slot, and the waiting job is admitted
+                assert await launched(engine, second) == f"ci-{second.id}-1-1"
+
+    asyncio.run(scenario())
+
+
+def test_a_job_run_on_another_jobs_runner_leaves_no_job_without_a_runner(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake) as (engine, url):
+                a, b = fake.queue_job("my-org/app", LABELS), fake.queue_job("my-org/app", LABELS)
+                for job in (a, b):
+                    await deliver(url, fake, job, "queued")
+                await engine.process_pending()
+                ra, rb = await launched(engine, a), await launched(engine, b)
+                fake.start_job(b.id, ra)  # GitHub hands B to A's runner, as it may
+                await deliver(url, fake, fake.job(b.id), "in_progress")
+                await engine.process_pending()
+                await engine.settle()
+                took = engine.runners.job(b.id, b.run_attempt)
+                gave = engine.runners.job(a.id, a.run_attempt)
+                assert took is not None and took.state == "running" and took.runner_name == ra
+                assert gave is not None and gave.state == "launching" and gave.runner_name == rb
+                row = engine.runners.runner(rb)
+                assert row is not None and (row["job_id"], row["stopped_at"]) == (a.id, None)
+                assert fake.runner_connected(rb) is not None and fake.job(a.id).runner_name == rb
+
+    asyncio.run(scenario())
+
+
+def test_idle_runner_is_replaced_and_a_restart_relaunches_an_interrupted_launch(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake, "  limits: {idleTimeout: 1s}\n") as (engine, url):
+                job = fake.queue_job("my-org/app", LABELS)
+                await deliver(url, fake, job, "queued")
+                await engine.process_pending()
+                first = await launched(engine, job)
+                fake.set_job_status(job.id, "waiting")  # so the runner comes online and takes nothing
+                assert fake.runner_connected(first) is None
+                fake.set_job_status(job.id, "queued")
+                await engine.janitor()  # first seen online: idle from now
+                assert engine.runners.job(job.id, 1).runner_name == first  # type: ignore[union-attr]
+                await asyncio.sleep(1.2)
+                await engine.janitor()
+                second = await launched(engine, job)
+                assert second == f"ci-{job.id}-1-2" and fake.runner(first) is None
+                row = engine.runners.runner(first)
+                assert row is not None and "idle" in row["stop_reason"] and not alive(int(row["handle_id"]))
+
+                # A crash between deciding and launching leaves a launching job without a runner record.
+                other = fake.queue_job("my-org/app", LABELS)
+                engine.runners.save_job(
+                    "ci",
+                    machine.Job(other.id, 1, "my-org/app", tuple(LABELS), "launching", runner_name="ci-x", attempts=1),
+                )
+                await engine.recover()
+                assert await launched(engine, other) == f"ci-{other.id}-1-2"
+
+    asyncio.run(scenario())
+
+
+def test_orphaned_runner_processes_are_found_and_killed(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake) as (engine, _url):
+                backend = engine.pools["ci"].backends["local"]
+                launch = resolve_labels(engine.pools["ci"].pool.spec, LABELS, "my-org/app")
+                assert isinstance(launch, Launch)
+                # Started by an engine that died before recording it: only the work directory's mark says so.
+                handle = await backend.launch(launch, runner_name="ci-77-1-1", jit_config="x", owner_tag="ci")
+                assert [h.id for h in await backend.list_owned("ci")] == [handle.id]
+                assert await backend.list_owned("other-pool") == []
+                await engine.janitor()
+                assert not alive(int(handle.id)) and await backend.list_owned("ci") == []
+
+    asyncio.run(scenario())
+
+
+def test_latency_metrics_and_api_budget(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry = CollectorRegistry()
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake, registry=registry) as (engine, url):
+                job = fake.queue_job("my-org/app", LABELS)
+                await deliver(url, fake, job, "queued")
+                await engine.process_pending()
+                name = await launched(engine, job)
+                fake.runner_connected(name)
+                await deliver(url, fake, fake.job(job.id), "in_progress")
+                await engine.process_pending()
+                assert registry.get_sample_value("sengu_runners_queued_to_launch_seconds_count") == 1
+                assert registry.get_sample_value("sengu_runners_queued_to_running_seconds_count") == 1
+                assert (
+                    registry.get_sample_value(
+                        "sengu_runners_launches_total", {"backend": "local", "outcome": "launched"}
+                    )
+                    == 1
+                )
+                budget = registry.get_sample_value("sengu_runners_github_budget_remaining", {"pool": "ci"})
+                assert budget is not None and 0 < budget < 5000  # from GitHub's x-ratelimit-remaining
 
     asyncio.run(scenario())

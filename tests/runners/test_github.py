@@ -18,6 +18,7 @@ from sengu.runners.github import (
     GitHubApp,
     GitHubAuthError,
     GitHubError,
+    MissingPermission,
     NameCollision,
     RateLimited,
     RunnerBusy,
@@ -684,3 +685,126 @@ def test_requests_carry_the_api_version_and_a_user_agent(gh: FakeGitHub, clock: 
         assert request.headers["x-github-api-version"] == "2022-11-28"
         assert request.headers["accept"] == "application/vnd.github+json"
         assert request.headers["user-agent"].startswith("sengu/")
+
+
+# --------------------------------------------------------------------------------------------------
+# Check runs
+
+
+def test_job_carries_its_commit_and_workflow(gh: FakeGitHub, clock: SteppingClock) -> None:
+    job = gh.queue_job("my-org/app", LABELS, name="test (3.12)", workflow_name="Tests")
+
+    async def scenario() -> None:
+        async with make_app(gh, clock) as app:
+            seen = await app.job("my-org/app", job.id)
+            assert seen is not None
+            assert (seen.head_sha, seen.name, seen.workflow_name) == (job.head_sha, "test (3.12)", "Tests")
+            [queued] = await app.queued_jobs(owner="my-org")
+            assert queued.head_sha == job.head_sha
+
+    run(scenario())
+
+
+def test_create_check_run_puts_a_completed_check_on_the_commit(gh: FakeGitHub, clock: SteppingClock) -> None:
+    job = gh.queue_job("my-org/app", LABELS)
+
+    async def scenario() -> int:
+        async with make_app(gh, clock) as app:
+            return await app.create_check_run(
+                "my-org/app",
+                head_sha=job.head_sha,
+                name="sengu: no runner for build",
+                title="No runner",
+                summary="cpu-64 is more than the policy allows",
+                text="details",
+                external_id="42/1",
+            )
+
+    check_id = run(scenario())
+    [check] = gh.check_runs
+    assert check.id == check_id
+    assert (check.repository, check.head_sha, check.name) == ("my-org/app", job.head_sha, "sengu: no runner for build")
+    assert (check.status, check.conclusion, check.completed_at) == ("completed", "failure", clock.now())
+    assert (check.title, check.summary, check.text, check.external_id) == (
+        "No runner",
+        "cpu-64 is more than the policy allows",
+        "details",
+        "42/1",
+    )
+    [post] = gh.requests_to("POST", "/repos/my-org/app/check-runs")
+    assert "text" in post.json["output"] and post.json["completed_at"].endswith("Z")
+
+
+def test_create_check_run_cuts_an_overlong_summary_instead_of_being_refused(
+    gh: FakeGitHub, clock: SteppingClock
+) -> None:
+    job = gh.queue_job("my-org/app", LABELS)
+
+    async def scenario() -> None:
+        async with make_app(gh, clock) as app:
+            await app.create_check_run("my-org/app", head_sha=job.head_sha, name="n", title="t", summary="x" * 70000)
+
+    run(scenario())
+    [check] = gh.check_runs
+    assert check.summary is not None and len(check.summary) == 65535 and check.summary.endswith("…")
+    assert check.text is None
+
+
+def test_an_app_without_checks_write_gets_a_clear_missing_permission(gh: FakeGitHub, clock: SteppingClock) -> None:
+    job = gh.queue_job("my-org/app", LABELS)
+    del gh.permissions["checks"]
+
+    async def scenario() -> None:
+        async with make_app(gh, clock) as app:
+            await app.create_check_run("my-org/app", head_sha=job.head_sha, name="n", title="t", summary="s")
+
+    with pytest.raises(MissingPermission, match="lacks the checks:write permission") as caught:
+        run(scenario())
+    assert caught.value.status == 403 and caught.value.permission == "checks:write"
+    assert "rejections.checkRun: false" in str(caught.value)
+    assert gh.check_runs == [] and clock.sleeps == []  # a permission error is not waited out
+
+
+def test_create_check_run_reports_what_github_refuses(gh: FakeGitHub, clock: SteppingClock) -> None:
+    job = gh.queue_job("my-org/app", LABELS)
+
+    async def scenario() -> None:
+        async with make_app(gh, clock) as app:
+            with pytest.raises(GitHubError, match="No commit found for SHA") as unknown_sha:
+                await app.create_check_run("my-org/app", head_sha="0" * 40, name="n", title="t", summary="s")
+            assert unknown_sha.value.status == 422
+            with pytest.raises(GitHubError, match="HTTP 404") as unknown_repo:
+                await app.create_check_run("my-org/gone", head_sha=job.head_sha, name="n", title="t", summary="s")
+            assert unknown_repo.value.status == 404
+            with pytest.raises(ValueError, match="conclusion"):
+                await app.create_check_run(
+                    "my-org/app", head_sha=job.head_sha, name="n", title="t", summary="s", conclusion="failed"
+                )
+            with pytest.raises(ValueError, match="head_sha"):
+                await app.create_check_run("my-org/app", head_sha="", name="n", title="t", summary="s")
+
+    run(scenario())
+    assert gh.check_runs == []
+
+
+def test_the_fake_refuses_a_check_run_without_name_or_head_sha(gh: FakeGitHub, clock: SteppingClock) -> None:
+    job = gh.queue_job("my-org/app", LABELS)
+
+    async def scenario() -> list[int]:
+        async with make_app(gh, clock) as app:
+            token = (await app.installation_token()).reveal()
+            headers = {"Authorization": f"Bearer {token}", "User-Agent": "test"}
+            url = f"{gh.api_url}/repos/my-org/app/check-runs"
+            async with httpx.AsyncClient() as client:
+                bodies: list[dict[str, Any]] = [
+                    {"head_sha": job.head_sha},
+                    {"name": "n"},
+                    {"name": "n", "head_sha": job.head_sha, "status": "completed"},
+                    {"name": "n", "head_sha": job.head_sha, "conclusion": "failure", "output": {"title": "t"}},
+                    {"name": "n", "head_sha": job.head_sha},
+                ]
+                return [(await client.post(url, json=body, headers=headers)).status_code for body in bodies]
+
+    assert run(scenario()) == [422, 422, 422, 422, 201]
+    [check] = gh.check_runs
+    assert (check.status, check.conclusion) == ("queued", None)

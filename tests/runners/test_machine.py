@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,11 +23,13 @@ from sengu.runners.machine import (
     ReportRejection,
     Resolve,
     StartRunner,
+    Step,
     StopRunner,
     Tick,
     UnknownJob,
     runner_name,
     step,
+    take,
 )
 
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -88,11 +91,19 @@ def test_spot_interruption_while_running_fails() -> None:
     assert job.state == "failed" and "SpotInterruption" in (job.reason or "")
 
 
-def test_boot_timeout_and_max_duration() -> None:
+def test_boot_timeout_replaces_the_runner_then_expires() -> None:
     job, _ = run([QUEUED, Decided("r1")])
     assert step(job, Tick(), T0 + timedelta(minutes=9), LIMITS).job.state == "launching"
-    expired = step(job, Tick(), T0 + timedelta(minutes=11), LIMITS)
-    assert expired.job.state == "expired" and isinstance(expired.actions[0], StopRunner)
+    replaced = step(job, Tick(), T0 + timedelta(minutes=11), LIMITS)
+    assert replaced.job.state == "queued" and "boot timeout" in (replaced.job.reason or "")
+    assert [type(a) for a in replaced.actions] == [StopRunner, Resolve]
+    job, _ = run([Decided("r2"), LaunchFailed("throttled"), Decided("r3")], replaced.job)
+    assert job.attempts == LIMITS.max_launches
+    expired = step(job, Tick(), T0 + timedelta(minutes=30), LIMITS)
+    assert expired.job.state == "expired" and expired.actions == [StopRunner(expired.job.reason or "")]
+
+
+def test_max_duration() -> None:
     job, _ = run([QUEUED, Decided("r1"), InProgress("r1")])
     assert step(job, Tick(), T0 + timedelta(hours=7), LIMITS).job.state == "expired"
 
@@ -102,6 +113,35 @@ def test_launch_failures_retry_then_fail() -> None:
     assert job.state == "queued" and actions[-1] == Resolve()
     job, _ = run([Decided("r2"), LaunchFailed("throttled"), Decided("r3"), LaunchFailed("throttled")], job)
     assert job.state == "failed" and job.attempts == 3
+
+
+A = Job(1, 1, "my-org/app", ("self-hosted", "sengu"), state="launching", runner_name="ra", attempts=1)
+B = Job(2, 1, "my-org/app", ("self-hosted", "sengu"), state="launching", runner_name="rb", attempts=1)
+
+
+def test_a_job_run_on_another_jobs_runner_hands_its_own_runner_over() -> None:
+    took, gave = take(B, A, "ra", T0)
+    assert took.job.state == "running" and took.job.runner_name == "ra" and took.actions == []
+    assert gave is not None and gave.job.state == "launching" and gave.job.runner_name == "rb" and gave.actions == []
+
+
+def test_a_runner_that_cannot_run_the_waiting_job_is_stopped_and_the_job_queued_again() -> None:
+    big = replace(A, labels=("self-hosted", "sengu", "cpu-4"))
+    took, gave = take(B, big, "ra", T0)
+    assert took.job.runner_name == "ra" and took.actions == [StopRunner("its job ran on runner ra", runner="rb")]
+    assert gave is not None and gave.job.state == "queued" and gave.job.runner_name is None
+    assert gave.actions == [Resolve()]
+
+
+def test_a_taken_runner_whose_job_is_over_only_frees_the_takers_own() -> None:
+    done = replace(A, state="completed")
+    took, gave = take(B, done, "ra", T0)
+    assert gave is None and took.job.state == "running"
+    assert took.actions == [StopRunner("its job ran on runner ra", runner="rb")]
+    queued = replace(B, state="queued", runner_name=None)  # waited for room: no runner of its own to give
+    took, gave = take(queued, A, "ra", T0)
+    assert took.actions == [] and gave is not None and gave.job.state == "queued" and gave.actions == [Resolve()]
+    assert take(replace(B, state="completed"), A, "ra", T0) == (Step(replace(B, state="completed")), None)
 
 
 def test_events_for_unknown_jobs() -> None:

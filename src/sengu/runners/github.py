@@ -16,6 +16,10 @@ Endpoints used (REST API version 2022-11-28):
   jobs. Runs are listed both ``queued`` and ``in_progress``, because a later job of a run whose first
   job already started waits in a run that is in progress.
 - ``GET /repos/{o}/{r}/actions/jobs/{job_id}``.
+- ``POST /repos/{o}/{r}/check-runs`` (https://docs.github.com/rest/checks/runs#create-a-check-run): a
+  completed check run on a commit, to tell a job's author why it got no runner. The app needs the
+  ``checks: write`` permission; without it GitHub answers 403 "Resource not accessible by integration"
+  (`MissingPermission`).
 - ``POST {scope}/actions/runners/generate-jitconfig`` → 201 ``{runner, encoded_jit_config}``; 409 when the
   name is taken (`NameCollision`: retry with another name).
 - ``GET {scope}/actions/runners`` and ``DELETE {scope}/actions/runners/{id}`` (404: already gone; 422: the
@@ -67,6 +71,7 @@ __all__ = [
     "GitHubAuthError",
     "GitHubError",
     "JitConfig",
+    "MissingPermission",
     "NameCollision",
     "QueuedJob",
     "RateBudget",
@@ -90,6 +95,10 @@ _MASK = "***"
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+CHECK_RUN_TEXT_MAX = 65535  # characters, for a check run's output.summary and output.text
+CHECK_RUN_CONCLUSIONS = frozenset(
+    {"action_required", "cancelled", "failure", "neutral", "success", "skipped", "timed_out"}
+)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -124,6 +133,8 @@ class WorkflowJob:
     started_at: datetime | None
     completed_at: datetime | None
     html_url: str | None
+    head_sha: str | None = None  # the commit the run is for: where a check run about the job goes
+    workflow_name: str | None = None
 
     @property
     def key(self) -> tuple[int, int]:
@@ -189,6 +200,15 @@ class RunnerBusy(GitHubError):
     def __init__(self, message: str, *, runner_id: int):
         super().__init__(message, status=422)
         self.runner_id = runner_id
+
+
+class MissingPermission(GitHubError):
+    """The app's installation lacks a permission the request needs (403 "Resource not accessible by
+    integration"); `permission` names it as GitHub's app settings do, e.g. ``checks:write``."""
+
+    def __init__(self, message: str, *, permission: str):
+        super().__init__(message, status=403)
+        self.permission = permission
 
 
 class RateLimited(GitHubError):
@@ -404,6 +424,58 @@ class GitHubApp:
         if job is None:
             raise GitHubError(f"GitHub GET {path}: the answer is not a workflow job", status=200)
         return job
+
+    # --- checks -------------------------------------------------------------------------------------
+
+    async def create_check_run(
+        self,
+        repo: str,
+        *,
+        head_sha: str,
+        name: str,
+        title: str,
+        summary: str,
+        text: str | None = None,
+        conclusion: str = "failure",
+        external_id: str | None = None,
+    ) -> int:
+        """Put a completed check run with this `conclusion` and output on commit `head_sha`; its id.
+
+        Summary and text longer than GitHub takes (65,535 characters) are cut, with a mark, rather than
+        refused. Raises MissingPermission when the app may not write checks.
+        """
+        if conclusion not in CHECK_RUN_CONCLUSIONS:
+            raise ValueError(f"a check run's conclusion is one of {sorted(CHECK_RUN_CONCLUSIONS)}, not {conclusion!r}")
+        if not name or not head_sha:
+            raise ValueError("a check run needs a name and a head_sha")
+        path = f"{_repo_path(_repo(repo))}/check-runs"
+        output = {"title": title, "summary": _cap(summary)}
+        if text is not None:
+            output["text"] = _cap(text)
+        body: dict[str, Any] = {
+            "name": name,
+            "head_sha": head_sha,
+            "status": "completed",
+            "conclusion": conclusion,
+            "completed_at": self._github_now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "output": output,
+        }
+        if external_id is not None:
+            body["external_id"] = external_id
+        response = await self._request("POST", path, json=body)
+        if response.status_code == 403 and "not accessible by integration" in self._message(response):
+            raise MissingPermission(
+                f"the GitHub App may not create check runs in {repo}: it lacks the checks:write permission. "
+                "Give the app 'Checks: Read and write' in its settings and approve the change on the "
+                "installation, or turn check runs off (rejections.checkRun: false)",
+                permission="checks:write",
+            )
+        if response.status_code != 201:
+            raise self._error("POST", path, response)
+        check_id = _int_or_none(self._json_object(response, "POST", path).get("id"))
+        if check_id is None:
+            raise GitHubError(f"GitHub POST {path}: the answer has no check run id", status=201)
+        return check_id
 
     # --- runners ------------------------------------------------------------------------------------
 
@@ -736,6 +808,12 @@ def _seconds(value: str | None) -> float | None:
     return max(0.0, number) if math.isfinite(number) else None
 
 
+def _cap(text: str) -> str:
+    if len(text) <= CHECK_RUN_TEXT_MAX:
+        return text
+    return text[: CHECK_RUN_TEXT_MAX - 1] + "…"
+
+
 def _backoff_s(attempt: int) -> float:
     return float(min(30, 2 ** (attempt - 1)))
 
@@ -793,6 +871,8 @@ def _job(item: Mapping[str, Any], repo: str) -> WorkflowJob | None:
         started_at=_parse_time(item.get("started_at")),
         completed_at=_parse_time(item.get("completed_at")),
         html_url=_str_or_none(item.get("html_url")),
+        head_sha=_str_or_none(item.get("head_sha")) or None,
+        workflow_name=_str_or_none(item.get("workflow_name")) or None,
     )
 
 

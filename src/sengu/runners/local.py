@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -29,14 +30,19 @@ from sengu.core.errors import UserError
 from sengu.core.notify import read_secret
 from sengu.core.store import Store
 from sengu.runners import machine
-from sengu.runners.backends.base import Backend, BackendError, Handle
+from sengu.runners.backends.base import RUNNER_TAG, Backend, BackendError, Handle
 from sengu.runners.github import GitHubApp, GitHubError, RunnerBusy
 from sengu.runners.labels import Launch, Rejection, resolve_labels
+from sengu.runners.reports import RejectionReporter
 from sengu.runners.spec import RunnerPool
 from sengu.runners.store import Delivery, RunnerStore
 from sengu.runners.webhook import MalformedWebhook, parse_workflow_job, verify_signature
 
 log = logging.getLogger("sengu.runners")
+
+# Seconds: launches take milliseconds here and tens of seconds on Fargate; a job may wait minutes for room.
+NOT_OURS = "labels are not ours"  # the spec changed under a queued job: nothing to tell its repository
+LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 
 @dataclass
@@ -46,6 +52,7 @@ class PoolRuntime:
     webhook_secret: bytes
     backends: dict[str, Backend]
     limits: machine.Limits
+    reporter: RejectionReporter | None = None
 
     @property
     def name(self) -> str:
@@ -68,6 +75,7 @@ class RunnerEngine:
         registry: CollectorRegistry,
         reconcile_s: float = 60.0,
         tick_s: float = 10.0,
+        concurrent_launches: int = 32,
     ):
         self.pools = {p.name: p for p in pools}
         self.runners = RunnerStore(store)
@@ -76,9 +84,13 @@ class RunnerEngine:
         self.tick_s = tick_s
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._launches: dict[str, Launch] = {}
-        self._lock = asyncio.Lock()  # one event applied at a time: the machine's steps must not interleave
+        self._loops: list[asyncio.Task[None]] = []
+        # State changes are quick (SQLite) and made one at a time, so two events about a job never interleave;
+        # the slow calls their actions need (GitHub, the backends) run as tasks outside the lock.
+        self._lock = asyncio.Lock()
+        self._work: set[asyncio.Task[None]] = set()
+        self._launching: dict[str, asyncio.Task[None]] = {}  # runner name → its launch in flight
+        self._launch_slots = asyncio.Semaphore(concurrent_launches)
         self.deliveries = Counter(
             "sengu_runners_deliveries", "Webhook deliveries by result.", ["result"], registry=registry
         )
@@ -93,10 +105,31 @@ class RunnerEngine:
             "sengu_runners_orphans_reaped", "Orphans removed by the janitor.", ["what"], registry=registry
         )
         self.open_jobs = Gauge("sengu_runners_open_jobs", "Jobs queued, launching or running.", registry=registry)
+        self.launch_wait = Histogram(
+            "sengu_runners_queued_to_launch_seconds",
+            "From a job's queued webhook (or the reconciler finding it) to the backend launch call.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.start_wait = Histogram(
+            "sengu_runners_queued_to_running_seconds",
+            "From a job's queued webhook to GitHub reporting it running on a runner.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        budget = Gauge(
+            "sengu_runners_github_budget_remaining",
+            "GitHub API requests left in the installation's primary rate limit (NaN until known).",
+            ["pool"],
+            registry=registry,
+        )
+        for runtime in self.pools.values():
+            budget.labels(runtime.name).set_function(_budget_of(runtime.github))
 
     # --- component --------------------------------------------------------------------------------
     async def start(self) -> None:
-        self._tasks = [
+        await self.recover()
+        self._loops = [
             asyncio.create_task(self._process_forever(), name="runners-processor"),
             asyncio.create_task(self._every(self.reconcile_s, self.reconcile), name="runners-reconciler"),
             asyncio.create_task(self._every(self.tick_s, self.tick), name="runners-ticker"),
@@ -106,9 +139,15 @@ class RunnerEngine:
     async def stop(self, drain_timeout: float) -> None:
         self._stopping.set()
         self._wake.set()
-        for task in self._tasks:
+        for task in self._loops:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        # Launches in flight finish (their handles get recorded) unless the drain time runs out.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.settle(), timeout=max(drain_timeout, 0.1))
+        for task in list(self._work):
+            task.cancel()
+        await asyncio.gather(*self._work, return_exceptions=True)
         for runtime in self.pools.values():
             await runtime.github.aclose()
 
@@ -116,8 +155,28 @@ class RunnerEngine:
         return [Route("/webhooks/github", self.webhook, methods=["POST"])]
 
     def health(self) -> dict[str, object]:
-        alive = all(not t.done() for t in self._tasks) or self._stopping.is_set()
+        alive = all(not t.done() for t in self._loops) or self._stopping.is_set()
         return {"ok": alive, "pools": sorted(self.pools), "open_jobs": len(self.runners.open_jobs())}
+
+    async def settle(self) -> None:
+        """Wait until no launch or stop is in flight (tests, and the drain at stop)."""
+        while self._work:
+            await asyncio.gather(*list(self._work), return_exceptions=True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._guarded(work, name), name=name)
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+        return task
+
+    @staticmethod
+    async def _guarded(work: Coroutine[Any, Any, None], name: str) -> None:
+        try:
+            await work
+        except (GitHubError, BackendError) as exc:
+            log.warning("runners: %s: %s", name, exc)  # the ticker, reconciler or janitor come back to it
+        except Exception:
+            log.exception("runners: %s failed", name)
 
     # --- intake -----------------------------------------------------------------------------------
     async def webhook(self, request: Request) -> Response:
@@ -147,16 +206,15 @@ class RunnerEngine:
 
     async def process_pending(self) -> int:
         done = 0
-        for delivery in self.runners.pending_deliveries():
-            error = None
-            try:
-                await self._handle(delivery)
-            except MalformedWebhook as exc:
-                error = str(exc)
-            except (GitHubError, BackendError) as exc:
-                error = str(exc)  # the reconciler and the ticker will try again
-            self.runners.mark_processed(delivery.delivery_id, self.clock.now(), error)
-            done += 1
+        while deliveries := self.runners.pending_deliveries():
+            for delivery in deliveries:
+                error = None
+                try:
+                    await self._handle(delivery)
+                except MalformedWebhook as exc:
+                    error = str(exc)
+                self.runners.mark_processed(delivery.delivery_id, self.clock.now(), error)
+                done += 1
         return done
 
     async def _handle(self, delivery: Delivery) -> None:
@@ -185,84 +243,157 @@ class RunnerEngine:
                 return  # not a job we were asked for
             if resolve_labels(runtime.pool.spec, event.labels, event.repository) is None:
                 return  # not ours: labels lack self-hosted + sengu
+        elif isinstance(event, machine.InProgress) and event.runner_name and event.runner_name != job.runner_name:
+            row = self.runners.runner(event.runner_name)
+            if row is not None and row["pool"] == runtime.name:
+                await self._take(runtime, job, row)
+                return
         try:
             result = machine.step(job, event, self.clock.now(), runtime.limits)
         except machine.UnknownJob:
             return
-        self.runners.save_job(runtime.name, result.job)
+        self._save(runtime, job, result.job)
         for action in result.actions:
             await self._do(runtime, result.job, action)
 
+    def _save(self, runtime: PoolRuntime, before: machine.Job | None, after: machine.Job) -> None:
+        self.runners.save_job(runtime.name, after)
+        if after.state == "running" and (before is None or before.state != "running") and after.queued_at:
+            self.start_wait.observe(max(0.0, (self.clock.now() - after.queued_at).total_seconds()))
+
+    async def _take(self, runtime: PoolRuntime, taker: machine.Job, row: dict[str, Any]) -> None:
+        """GitHub ran `taker` on a runner of ours made for another job: see machine.take."""
+        name = row["runner_name"]
+        owner = self.runners.job(row["job_id"], row["run_attempt"])
+        took, gave = machine.take(taker, owner, name, self.clock.now())
+        self.runners.assign_runner(name, *took.job.key)
+        self._save(runtime, taker, took.job)
+        if gave is not None:
+            if gave.job.runner_name:
+                self.runners.assign_runner(gave.job.runner_name, *gave.job.key)
+            self._save(runtime, owner, gave.job)
+            for action in gave.actions:
+                await self._do(runtime, gave.job, action)
+        for action in took.actions:
+            await self._do(runtime, took.job, action)
+
     async def _do(self, runtime: PoolRuntime, job: machine.Job, action: machine.Action) -> None:
+        """Carry out an action; called holding the lock, so anything slow is spawned."""
         match action:
             case machine.Resolve():
-                answer = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity=_capacity(job))
-                if isinstance(answer, Launch):
-                    name = machine.runner_name(job, runtime.name)
-                    self._launches[name] = answer
-                    await self._apply(runtime, job.key, machine.Decided(name))
-                else:
-                    reason = answer.reason if isinstance(answer, Rejection) else "labels are not ours"
-                    await self._apply(runtime, job.key, machine.Decided(None, reason))
+                await self._resolve(runtime, job)
             case machine.StartRunner(runner_name=name):
-                await self._start(runtime, job, name)
-            case machine.StopRunner(reason=reason):
-                if job.runner_name:
-                    await self._stop(runtime, job.runner_name, reason)
+                task = self._launching[name] = self._spawn(self._start(runtime, job, name), f"launch {name}")
+                task.add_done_callback(lambda _: self._launching.pop(name, None))
+            case machine.StopRunner(reason=reason, runner=runner):
+                if stopping := runner or job.runner_name:
+                    self._spawn(self._stop(runtime, stopping, reason), f"stop {stopping}")
             case machine.ReportRejection(reason=reason):
                 self.rejections.inc()
                 log.warning("%s: job %d of %s rejected: %s", runtime.name, job.job_id, job.repository, reason)
+                if runtime.reporter is not None and reason != NOT_OURS:
+                    self._spawn(self._report(runtime, job, reason), f"report {job.job_id}")
+
+    async def _resolve(self, runtime: PoolRuntime, job: machine.Job) -> None:
+        if self.runners.active_count(runtime.name) >= runtime.pool.spec.limits.max_runners:
+            return  # stays queued: admitted when a runner stops (see admit)
+        answer = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity=_capacity(job))
+        if isinstance(answer, Launch):
+            await self._apply(runtime, job.key, machine.Decided(machine.runner_name(job, runtime.name)))
+        else:
+            reason = answer.reason if isinstance(answer, Rejection) else NOT_OURS
+            await self._apply(runtime, job.key, machine.Decided(None, reason))
+
+    async def admit(self) -> None:
+        """Queued jobs that waited for maxRunners, oldest first, while there is room."""
+        for runtime in self.pools.values():
+            room = runtime.pool.spec.limits.max_runners - self.runners.active_count(runtime.name)
+            if room <= 0:
+                continue
+            async with self._lock:
+                for job in self.runners.queued_jobs(runtime.name, room):
+                    await self._resolve(runtime, job)
+
+    async def _report(self, runtime: PoolRuntime, job: machine.Job, reason: str) -> None:
+        assert runtime.reporter is not None
+        for problem in await runtime.reporter.report(job.job_id, job.run_attempt, job.repository, job.labels, reason):
+            log.warning("%s: could not report the rejection of job %d: %s", runtime.name, job.job_id, problem)
 
     async def _start(self, runtime: PoolRuntime, job: machine.Job, name: str) -> None:
-        launch = self._launches.pop(name, None)
-        if launch is None:  # after a restart: resolve again, the answer is the same
-            answer = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity=_capacity(job))
-            if not isinstance(answer, Launch):
-                await self._apply(runtime, job.key, machine.LaunchFailed("labels no longer resolve", retryable=False))
-                return
-            launch = answer
-        backend = runtime.backends.get(launch.backend)
-        if backend is None:  # a kind `sengu up` cannot run yet (kubernetes)
-            reason = f"backend {launch.backend!r} cannot run runners under `sengu up` yet"
-            await self._apply(runtime, job.key, machine.LaunchFailed(reason, retryable=False))
+        async with self._launch_slots:
+            await self._launch(runtime, job, name)
+
+    async def _launch(self, runtime: PoolRuntime, job: machine.Job, name: str) -> None:
+        answer = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity=_capacity(job))
+        if not isinstance(answer, Launch):  # the spec changed since the decision
+            await self.apply(runtime, job.key, machine.LaunchFailed("labels no longer resolve", retryable=False))
             return
+        backend = runtime.backends.get(answer.backend)
+        if backend is None:
+            reason = f"backend {answer.backend!r} is not available in this engine"
+            await self.apply(runtime, job.key, machine.LaunchFailed(reason, retryable=False))
+            return
+        # Recorded before GitHub hears of the runner, so the janitor never takes a runner of a launch in
+        # flight for an orphan, and a crash at any point leaves a row the restart can act on.
+        self.runners.add_runner(runtime.name, name, job, backend.name, backend.kind, self.clock.now())
         try:
             jit = await runtime.github.generate_jitconfig(
-                runtime.scope(job.repository), name, list(launch.labels), runtime.pool.spec.github.runner_group_id
+                runtime.scope(job.repository), name, list(answer.labels), runtime.pool.spec.github.runner_group_id
             )
-            self.runners.add_runner(
-                runtime.name, name, job, backend.name, backend.kind, self.clock.now(), jit.runner.id
-            )
+            self.runners.set_github_id(name, jit.runner.id)
+            if job.queued_at:
+                self.launch_wait.observe(max(0.0, (self.clock.now() - job.queued_at).total_seconds()))
             handle = await backend.launch(
-                launch, runner_name=name, jit_config=jit.encoded_jit_config.reveal(), owner_tag=runtime.name
+                answer, runner_name=name, jit_config=jit.encoded_jit_config.reveal(), owner_tag=runtime.name
             )
         except (GitHubError, BackendError) as exc:
-            self.launches.labels(launch.backend, "failed").inc()
+            self.launches.labels(answer.backend, "failed").inc()
             retryable = not isinstance(exc, BackendError) or exc.retryable
-            await self._apply(runtime, job.key, machine.LaunchFailed(str(exc), retryable=retryable))
+            await self.apply(runtime, job.key, machine.LaunchFailed(str(exc), retryable=retryable))
             return
         self.runners.set_handle(name, handle.id, handle.detail)
-        self.launches.labels(launch.backend, "launched").inc()
-        await self._apply(runtime, job.key, machine.Launched())
+        self.launches.labels(answer.backend, "launched").inc()
+        await self.apply(runtime, job.key, machine.Launched())
 
     async def _stop(self, runtime: PoolRuntime, name: str, reason: str) -> None:
+        launching = self._launching.get(name)
+        if launching is not None and launching is not asyncio.current_task():
+            await asyncio.wait([launching])  # a job cancelled mid-launch: stop what the launch made, once made
         row = self.runners.runner(name)
         if row is None or row["stopped_at"]:
             return
-        if row["github_runner_id"]:
+        scope = runtime.scope(_repository_of(self.runners, row))
+        runner_id = row["github_runner_id"]
+        if runner_id is None:  # registered but the answer was not recorded: find it by name
+            found = await runtime.github.list_runners(scope, name=name)
+            runner_id = found[0].id if found else None
+        if runner_id is not None:
             try:
-                await runtime.github.delete_runner(
-                    runtime.scope(_repository_of(self.runners, row)), row["github_runner_id"]
-                )
+                await runtime.github.delete_runner(scope, runner_id)
             except RunnerBusy:
                 log.warning("%s: runner %s is busy with a job; not stopping it (%s)", runtime.name, name, reason)
                 return
         backend = runtime.backends.get(row["backend"])
         if backend is not None and row["handle_id"]:
             await backend.terminate(_handle(row), reason)
-        self.runners.mark_stopped(name, self.clock.now(), reason)
+        if self.runners.mark_stopped(name, self.clock.now(), reason):
+            await self.admit()
 
-    # --- reconciler and timeouts ------------------------------------------------------------------
+    # --- restart, reconciler and timeouts ---------------------------------------------------------
+    async def recover(self) -> None:
+        """After a restart: launches the crash cut short are made again, under a new runner name (the old
+        registration, if GitHub made one, is deregistered; compute it may have started is the janitor's)."""
+        async with self._lock:
+            for runtime in self.pools.values():
+                for job in self.runners.open_jobs(runtime.name):
+                    if job.state != "launching" or not job.runner_name:
+                        continue
+                    row = self.runners.runner(job.runner_name)
+                    if row is None or not row["handle_id"]:
+                        interrupted = machine.LaunchFailed("the launch was interrupted by a restart")
+                        await self._apply(runtime, job.key, interrupted)
+        await self.admit()
+
     async def _every(self, seconds: float, work: Any) -> None:
         while not self._stopping.is_set():
             await self.clock.sleep(seconds)
@@ -298,19 +429,23 @@ class RunnerEngine:
     async def janitor(self) -> None:
         """Both directions: compute of ours the store does not hold (an orphan), and GitHub runners of this
         pool that have no compute (a registration whose answer was lost, a crash before the launch). Only
-        offline, idle runners are deregistered: a busy runner is never touched."""
-        live = {row["runner_name"] for row in self.runners.live_runners()}
+        offline, idle runners are deregistered: a busy runner is never touched. And runners online without
+        a job for longer than idleTimeout are replaced (their job) or removed."""
         for runtime in self.pools.values():
             for backend in runtime.backends.values():
-                for handle in await backend.list_owned(runtime.name):
-                    name = handle.detail.get("sengu.dev/runner", "")
+                owned = await backend.list_owned(runtime.name)
+                live = self._live()  # read after listing: a runner is recorded before its compute starts
+                for handle in owned:
+                    name = handle.detail.get(RUNNER_TAG, "")
                     if name not in live and await backend.terminate(handle, "orphan: not in the store"):
                         self.orphans.labels("compute").inc()
                         log.warning("%s: terminated orphaned compute %s (%s)", runtime.name, handle.id, name)
             gh = runtime.pool.spec.github
             scopes = [gh.owner] if gh.owner else list(gh.repositories or [])
             for scope in scopes:
-                for runner in await runtime.github.list_runners(scope):
+                listed = await runtime.github.list_runners(scope)
+                live = self._live()
+                for runner in listed:
                     if _stale(runner, live, runtime.name):
                         try:
                             if await runtime.github.delete_runner(scope, runner.id):
@@ -318,12 +453,35 @@ class RunnerEngine:
                                 log.warning("%s: deregistered runner %s without compute", runtime.name, runner.name)
                         except RunnerBusy:
                             pass  # it took a job after all: leave it
+                    elif runner.name in live and runner.status == "online" and not runner.busy:
+                        await self._idle(runtime, runner.name)
+
+    def _live(self) -> set[str]:
+        return {row["runner_name"] for row in self.runners.live_runners()}
+
+    async def _idle(self, runtime: PoolRuntime, name: str) -> None:
+        """An online runner without a job: past idleTimeout, its job gets a new runner (this one did not take
+        it: its labels no longer fit after a handover) or, with no job waiting, it is removed."""
+        since = self.runners.mark_online(name, self.clock.now())
+        idle = timedelta(seconds=runtime.pool.spec.limits.idle_timeout)
+        if self.clock.now() - since <= idle:
+            return
+        row = self.runners.runner(name)
+        job = self.runners.job(row["job_id"], row["run_attempt"]) if row else None
+        why = f"idle for longer than idleTimeout ({idle.total_seconds() / 60:.0f} min)"
+        self.orphans.labels("idle_runner").inc()
+        if job is not None and job.state == "launching" and job.runner_name == name:
+            await self.apply(runtime, job.key, machine.LaunchFailed(why))
+        elif job is None or job.runner_name != name or job.final:
+            self._spawn(self._stop(runtime, name, why), f"stop {name}")
 
     async def tick(self) -> None:
-        """Timeouts, and compute that ended without GitHub telling us (a spot interruption, a crash)."""
+        """Timeouts, compute that ended without GitHub telling us (a spot interruption, a crash), and
+        queued jobs waiting for room."""
         for runtime in self.pools.values():
             for job in self.runners.open_jobs(runtime.name):
                 await self._tick_job(runtime, job)
+        await self.admit()
 
     async def _tick_job(self, runtime: PoolRuntime, job: machine.Job) -> None:
         await self.apply(runtime, job.key, machine.Tick())
@@ -331,13 +489,20 @@ class RunnerEngine:
             return
         row = self.runners.runner(job.runner_name)
         backend = runtime.backends.get(row["backend"]) if row else None
-        if row is None or backend is None or not row["handle_id"]:
+        if row is None or backend is None or not row["handle_id"] or row["stopped_at"]:
             return
         seen = await backend.observe(_handle(row))
         if seen.state in ("stopped", "gone") or seen.reason == "SpotInterruption":
             spot = seen.reason == "SpotInterruption"
             on_demand = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity="on-demand")
             await self.apply(runtime, job.key, machine.ComputeStopped(seen.reason, spot, isinstance(on_demand, Launch)))
+
+
+def _budget_of(github: GitHubApp) -> Callable[[], float]:
+    def remaining() -> float:
+        return float(github.budget.remaining) if github.budget is not None else math.nan
+
+    return remaining
 
 
 def _handle(row: dict[str, Any]) -> Handle:
@@ -404,7 +569,8 @@ def build_pools(pools: Sequence[RunnerPool], *, home: Path, clock: Clock) -> lis
             max_job_duration=timedelta(seconds=pool.spec.limits.max_job_duration),
         )
         github = GitHubApp(gh.api_url, gh.app_id, gh.installation_id, key, clock)
-        out.append(PoolRuntime(pool, github, secret, backends, limits))
+        reporter = RejectionReporter(pool.spec.rejections, github, pool_name=pool.name, clock=clock)
+        out.append(PoolRuntime(pool, github, secret, backends, limits, reporter))
     return out
 
 
@@ -413,4 +579,13 @@ def build_engine(
 ) -> RunnerEngine:
     if not pools:
         raise UserError("no RunnerPool to run")
-    return RunnerEngine(build_pools(pools, home=store.home, clock=clock), store=store, clock=clock, registry=registry)
+    # One reconciler for all pools: it runs as often as the most eager pool asks.
+    reconcile_s = float(min(p.spec.limits.reconcile_interval for p in pools))
+    return RunnerEngine(
+        build_pools(pools, home=store.home, clock=clock),
+        store=store,
+        clock=clock,
+        registry=registry,
+        reconcile_s=reconcile_s,
+        tick_s=min(10.0, reconcile_s),
+    )

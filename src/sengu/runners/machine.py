@@ -122,9 +122,11 @@ class StartRunner:
 
 @dataclass(frozen=True)
 class StopRunner:
-    """Terminate the compute and deregister the runner from GitHub (deregister first)."""
+    """Terminate the compute and deregister the runner from GitHub (deregister first): the job's runner, or
+    the named one."""
 
     reason: str
+    runner: str | None = None
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,8 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
         case Tick():
             if job.state == "launching" and job.launched_at and now - job.launched_at > limits.boot_timeout:
                 why = f"no runner connected within the boot timeout ({_minutes(limits.boot_timeout)})"
+                if job.attempts < limits.max_launches:  # replaced: the job still waits on GitHub
+                    return Step(replace(job, state="queued", reason=why), [StopRunner(why), Resolve()])
                 return Step(replace(job, state="expired", reason=why, finished_at=now), [StopRunner(why)])
             start = job.started_at
             if job.state == "running" and start and now - start > limits.max_job_duration:
@@ -224,6 +228,31 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
                 return Step(replace(job, state="expired", reason=why, finished_at=now), [StopRunner(why)])
             return Step(job)
     raise AssertionError(f"unhandled event {event!r}")
+
+
+def take(taker: Job, owner: Job | None, runner: str, now: datetime) -> tuple[Step, Step | None]:
+    """GitHub ran `taker` on `runner`, one of ours made for `owner` (GitHub hands a job to any idle runner
+    whose labels cover it). The taker keeps that runner; the owner, if it still waits, gets the taker's own
+    runner when that one can run it, or is queued for a new one. A runner nobody waits for is stopped, so
+    no idle runner is left to pick up a stranger's job later."""
+    if taker.final:
+        return Step(taker), None
+    spare = taker.runner_name if taker.runner_name != runner else None
+    took = replace(taker, state="running", runner_name=runner, started_at=taker.started_at or now)
+    waiting = owner is not None and owner.key != taker.key and owner.runner_name == runner and not owner.final
+    if owner is None or not waiting:
+        return Step(took, [StopRunner(f"its job ran on runner {runner}", runner=spare)] if spare else []), None
+    if spare and _covers(taker.labels, owner.labels):
+        return Step(took), Step(replace(owner, state="launching", runner_name=spare))
+    stops: list[Action] = [StopRunner(f"its job ran on runner {runner}", runner=spare)] if spare else []
+    requeued = replace(owner, state="queued", runner_name=None, reason=f"its runner took job {taker.job_id}")
+    return Step(took, stops), Step(requeued, [Resolve()])
+
+
+def _covers(runner_labels: tuple[str, ...], job_labels: tuple[str, ...]) -> bool:
+    """A runner registered with `runner_labels` can run a job asking for `job_labels` (GitHub's rule)."""
+    have = {label.lower() for label in (*runner_labels, "self-hosted")}
+    return {label.lower() for label in job_labels} <= have
 
 
 class UnknownJob(Exception):

@@ -420,6 +420,11 @@ class Limits(Model):
     boot_timeout: Duration = Field(default=600, description="A runner not connected to GitHub by then is replaced.")
     idle_timeout: Duration = Field(default=600, description="A runner without a job for this long is removed.")
     max_job_duration: Duration = Field(default=21600, description="A job running longer is stopped.")
+    reconcile_interval: Duration = Field(
+        default=60,
+        description="How often queued jobs are listed from GitHub (recovering lost webhooks) and the janitor runs; "
+        "each round costs API calls per repository.",
+    )
 
 
 class SlackReport(Model):

@@ -61,6 +61,12 @@ CREATE TABLE runners_runners (
   stop_reason TEXT
 )
 """,
+    # v2: when the janitor first saw a runner online (the idle timeout counts from it); lookups by runner name.
+    """
+ALTER TABLE runners_runners ADD COLUMN online_at TEXT;
+CREATE INDEX runners_jobs_runner ON runners_jobs(runner_name);
+CREATE INDEX runners_jobs_pool_state ON runners_jobs(pool, state, queued_at)
+""",
 ]
 
 
@@ -120,6 +126,26 @@ class RunnerStore:
         rows = self.store.query(sql + " AND pool = ?", (pool,)) if pool else self.store.query(sql)
         return [_job(r) for r in rows]
 
+    def queued_jobs(self, pool: str, limit: int) -> list[Job]:
+        """Jobs waiting for a runner, oldest first (the order they are admitted in when runners are scarce)."""
+        rows = self.store.query(
+            "SELECT * FROM runners_jobs WHERE pool = ? AND state = 'queued' ORDER BY queued_at, job_id LIMIT ?",
+            (pool, limit),
+        )
+        return [_job(r) for r in rows]
+
+    def active_count(self, pool: str) -> int:
+        """Runners the pool holds: jobs launching or running, plus live runners of jobs already over (their
+        stop is on its way). What maxRunners limits."""
+        row = self.store.query(
+            "SELECT (SELECT COUNT(*) FROM runners_jobs WHERE pool = ? AND state IN ('launching', 'running'))"
+            " + (SELECT COUNT(*) FROM runners_runners r WHERE r.pool = ? AND r.stopped_at IS NULL AND NOT EXISTS"
+            " (SELECT 1 FROM runners_jobs j WHERE j.runner_name = r.runner_name"
+            " AND j.state IN ('launching', 'running')))",
+            (pool, pool),
+        )
+        return int(row[0][0])
+
     def save_job(self, pool: str, job: Job) -> None:
         self.store.execute(
             "INSERT INTO runners_jobs (pool, job_id, run_attempt, repository, labels, state, runner_name, attempts,"
@@ -157,13 +183,39 @@ class RunnerStore:
 
     # --- runners ----------------------------------------------------------------------------------
     def add_runner(
-        self, pool: str, name: str, job: Job, backend: str, kind: str, now: datetime, github_runner_id: int | None
+        self,
+        pool: str,
+        name: str,
+        job: Job,
+        backend: str,
+        kind: str,
+        now: datetime,
+        github_runner_id: int | None = None,
     ) -> None:
         self.store.execute(
             "INSERT OR IGNORE INTO runners_runners (runner_name, pool, job_id, run_attempt, backend, kind,"
             " github_runner_id, launched_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (name, pool, job.job_id, job.run_attempt, backend, kind, github_runner_id, _iso(now)),
         )
+
+    def set_github_id(self, name: str, github_runner_id: int) -> None:
+        self.store.execute(
+            "UPDATE runners_runners SET github_runner_id = ? WHERE runner_name = ?", (github_runner_id, name)
+        )
+
+    def assign_runner(self, name: str, job_id: int, run_attempt: int) -> None:
+        """The runner now serves another job (GitHub gave it a job other than the one it was made for)."""
+        self.store.execute(
+            "UPDATE runners_runners SET job_id = ?, run_attempt = ? WHERE runner_name = ?", (job_id, run_attempt, name)
+        )
+
+    def mark_online(self, name: str, now: datetime) -> datetime:
+        """When the runner was first seen online (idle since then, unless it runs a job)."""
+        self.store.execute(
+            "UPDATE runners_runners SET online_at = ? WHERE runner_name = ? AND online_at IS NULL", (_iso(now), name)
+        )
+        rows = self.store.query("SELECT online_at FROM runners_runners WHERE runner_name = ?", (name,))
+        return (_time(rows[0]["online_at"]) if rows else None) or now
 
     def set_handle(self, name: str, handle_id: str, detail: dict[str, str]) -> None:
         self.store.execute(

@@ -7,6 +7,7 @@ command line. The process leads its own process group; terminating kills the who
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -14,6 +15,8 @@ from pathlib import Path
 from sengu.core import procs
 from sengu.runners.backends.base import JIT_CONFIG_ENV, POOL_TAG, RUNNER_TAG, BackendError, Handle, Observation
 from sengu.runners.labels import Launch
+
+MARK = "sengu-runner.json"
 
 
 class LocalBackend:
@@ -45,6 +48,8 @@ class LocalBackend:
         self._running[str(proc.pid)] = proc
         ticks = procs.process_start_ticks(proc.pid)
         detail = {POOL_TAG: owner_tag, RUNNER_TAG: runner_name, "workDir": str(work), "startTicks": str(ticks or "")}
+        # The ownership mark the janitor finds even when the engine died before recording the handle.
+        (work / MARK).write_text(json.dumps({"pid": proc.pid, **detail}))
         return Handle(self.name, self.kind, str(proc.pid), detail)
 
     async def observe(self, handle: Handle) -> Observation:
@@ -73,8 +78,18 @@ class LocalBackend:
         return False
 
     async def list_owned(self, owner_tag: str) -> list[Handle]:
-        # Only what this process started is known here; compute from before a restart is found through the store.
-        return []
+        """Live runner processes of this pool, found by the mark each launch leaves in its work directory."""
+        owned = []
+        for mark in sorted(self.work_root.glob(f"*/{MARK}")):
+            try:
+                data = json.loads(mark.read_text())
+                detail = {k: str(v) for k, v in data.items() if k != "pid"}
+                handle = Handle(self.name, self.kind, str(int(data["pid"])), detail)
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # half-written by a launch cut short, or not ours
+            if detail.get(POOL_TAG) == owner_tag and self._ours_alive(handle):
+                owned.append(handle)
+        return owned
 
     @staticmethod
     def _ours_alive(handle: Handle) -> bool:
