@@ -25,6 +25,8 @@ BENCHES = {
     "spread": "bench_spread.py",
     "render": "bench_render.py",
     "reconcile": "bench_reconcile.py",
+    "runners_intake": "bench_runners_intake.py",
+    "runners_launch": "bench_runners_launch.py",
 }
 TIMEOUT_S = 300
 

@@ -336,10 +336,7 @@ def test_sentry_pairs_in_progress_and_ok_by_check_in_id() -> None:
 
         async def one_run() -> str:
             check_in_id = await crons.check_in("nightly", "in_progress")
-            assert (
-                await crons.check_in("nightly", "ok", check_in_id=check_in_id, duration_s=12.34567)
-                == check_in_id
-            )
+            assert await crons.check_in("nightly", "ok", check_in_id=check_in_id, duration_s=12.34567) == check_in_id
             return check_in_id
 
         first, second = run(one_run()), run(one_run())
@@ -535,9 +532,7 @@ def test_sentry_slug_hashes_what_it_cuts_or_drops() -> None:
     assert sentry_slug(long_a) == sentry_slug(long_a)  # stable
     assert sentry_slug("日次集計") != sentry_slug("週次集計")
     assert sentry_slug("日次集計").startswith("job-")
-    assert sentry_slug("集計-daily").startswith("daily-") and sentry_slug("集計-daily") != sentry_slug(
-        "報告-daily"
-    )
+    assert sentry_slug("集計-daily").startswith("daily-") and sentry_slug("集計-daily") != sentry_slug("報告-daily")
     assert sentry_slug("12345").startswith("12345-")
     assert sentry_slug("a" * 50) == "a" * 50
 
