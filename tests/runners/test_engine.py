@@ -23,6 +23,10 @@ from sengu.runners import machine
 from sengu.runners.labels import Launch, resolve_labels
 from sengu.runners.local import RunnerEngine, build_engine
 from tests.fakes.github import FakeGitHub
+from tests.kube import fixtures
+from tests.kube.fixtures import KubeTarget
+
+kube = fixtures.kube  # tests/runners has no conftest of its own: the fixture comes in by name
 
 LABELS = ["self-hosted", "sengu", "local"]
 
@@ -35,7 +39,7 @@ def alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] != "Z"
 
 
-def pool_file(tmp_path: Path, fake: FakeGitHub, extra: str = "") -> Path:
+def pool_file(tmp_path: Path, fake: FakeGitHub, extra: str = "", namespace: str = "ci-runners") -> Path:
     key = tmp_path / "app.pem"
     key.write_text(fake.private_key_pem)
     secret = tmp_path / "webhook"
@@ -60,7 +64,7 @@ spec:
   defaultBackend: local
   backends:
     - {{name: local, local: {{command: ["{runner}", "--jitconfig", "{{jitconfig}}"], workDir: {tmp_path / "work"}}}}}
-    - {{name: k8s, kubernetes: {{namespace: ci-runners, image: ghcr.io/actions/actions-runner:latest}}}}
+    - {{name: k8s, kubernetes: {{namespace: {namespace}, image: ghcr.io/actions/actions-runner:latest}}}}
   rejections: {{checkRun: false}}
 {extra}"""
     )
@@ -69,9 +73,13 @@ spec:
 
 @asynccontextmanager
 async def serving(
-    tmp_path: Path, fake: FakeGitHub, extra: str = "", registry: CollectorRegistry | None = None
+    tmp_path: Path,
+    fake: FakeGitHub,
+    extra: str = "",
+    registry: CollectorRegistry | None = None,
+    namespace: str = "ci-runners",
 ) -> AsyncIterator[tuple[RunnerEngine, str]]:
-    pools = capabilities.load([pool_file(tmp_path, fake, extra)]).of("RunnerPool")
+    pools = capabilities.load([pool_file(tmp_path, fake, extra, namespace)]).of("RunnerPool")
     store = Store(tmp_path / "home")
     engine = build_engine(pools, store=store, clock=SYSTEM_CLOCK, registry=registry or CollectorRegistry())
     server = HttpServer(build_app([engine], CollectorRegistry()), bind("127.0.0.1", 0))
@@ -210,7 +218,32 @@ def test_janitor_deregisters_runners_without_compute_but_never_busy_or_foreign_o
     asyncio.run(scenario())
 
 
-def test_a_backend_sengu_up_cannot_run_fails_the_job_not_the_engine(tmp_path: Path) -> None:
+def test_a_job_for_the_kubernetes_backend_gets_a_pod(tmp_path: Path, kube: KubeTarget) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake, namespace=kube.namespace) as (engine, url):
+                job = fake.queue_job("my-org/app", ["self-hosted", "sengu", "k8s", "arm64", "cpu-1"])
+                await deliver(url, fake, job, "queued")
+                await engine.process_pending()
+                name = await launched(engine, job)
+                pods = kube.request("GET", f"/api/v1/namespaces/{kube.namespace}/pods")[1]["items"]
+                (pod,) = [p for p in pods if p["metadata"]["name"] == name]
+                assert pod["spec"]["nodeSelector"]["kubernetes.io/arch"] == "arm64"
+                assert pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "1000m"
+                assert fake.runner(name) is not None  # registered with GitHub, its JIT config in the pod's secret
+
+                fake.cancel_job(job.id)
+                await deliver(url, fake, fake.job(job.id), "completed")
+                await engine.process_pending()
+                await engine.settle()
+                gone = kube.request("GET", f"/api/v1/namespaces/{kube.namespace}/pods/{name}")
+                assert gone[0] == 404 or gone[1]["metadata"].get("deletionTimestamp")
+                assert engine.runners.live_runners() == [] and fake.runner(name) is None
+
+    asyncio.run(scenario())
+
+
+def test_an_unreachable_backend_fails_the_job_not_the_engine(tmp_path: Path) -> None:
     async def scenario() -> None:
         with FakeGitHub(webhook_secret="s3cret") as fake:
             async with serving(tmp_path, fake) as (engine, url):
@@ -220,8 +253,9 @@ def test_a_backend_sengu_up_cannot_run_fails_the_job_not_the_engine(tmp_path: Pa
                 await engine.settle()
                 failed = engine.runners.job(job.id, job.run_attempt)
                 assert failed is not None and failed.state == "failed"
-                assert "is not available in this engine" in (failed.reason or "")
-                assert fake.runners == []  # nothing registered with GitHub
+                assert "cannot connect to the cluster" in (failed.reason or "")
+                await engine.settle()
+                assert fake.runners == [] and engine.runners.live_runners() == []  # its registration is undone
 
     asyncio.run(scenario())
 

@@ -27,6 +27,8 @@ RESOURCES: dict[str, tuple[str, bool]] = {
     "CronJob": ("cronjobs", True),
     "Job": ("jobs", True),
     "Pod": ("pods", True),
+    "Secret": ("secrets", True),
+    "ServiceAccount": ("serviceaccounts", True),
     "Event": ("events", True),
     "Lease": ("leases", True),
     "Namespace": ("namespaces", False),

@@ -213,6 +213,9 @@ class RunnerEngine:
                     await self._handle(delivery)
                 except MalformedWebhook as exc:
                     error = str(exc)
+                except Exception as exc:  # a bug must not stall intake: the reconciler covers this job
+                    log.exception("runners: delivery %s failed", delivery.delivery_id)
+                    error = f"internal error: {type(exc).__name__}: {exc}"
                 self.runners.mark_processed(delivery.delivery_id, self.clock.now(), error)
                 done += 1
         return done
@@ -433,7 +436,11 @@ class RunnerEngine:
         a job for longer than idleTimeout are replaced (their job) or removed."""
         for runtime in self.pools.values():
             for backend in runtime.backends.values():
-                owned = await backend.list_owned(runtime.name)
+                try:
+                    owned = await backend.list_owned(runtime.name)
+                except BackendError as exc:  # one unreachable backend must not keep the others uncleaned
+                    log.warning("%s: janitor: %s", runtime.name, exc)
+                    continue
                 live = self._live()  # read after listing: a runner is recorded before its compute starts
                 for handle in owned:
                     name = handle.detail.get(RUNNER_TAG, "")
@@ -563,7 +570,21 @@ def build_pools(pools: Sequence[RunnerPool], *, home: Path, clock: Clock) -> lis
                 c = b.codebuild
                 images = {k: v for k, v in (("x64", c.image), ("arm64", c.arm64_image)) if v}
                 backends[b.name] = CodeBuildBackend(b.name, project=c.project, images=images or None)
-            # kubernetes: not built yet; jobs that resolve to it fail to launch with a clear reason
+            elif b.kubernetes is not None:
+                from sengu.runners.backends.kubernetes import KubeBackend
+
+                k = b.kubernetes
+                backends[b.name] = KubeBackend(  # connects on first use: kubeconfig or in-cluster
+                    b.name,
+                    namespace=k.namespace,
+                    image=k.image,
+                    arm64_image=k.arm64_image,
+                    service_account=k.service_account,
+                    service_accounts=k.service_accounts,
+                    node_selector=k.node_selector,
+                    spot_nodes=k.spot_nodes,
+                    roles=pool.spec.roles,
+                )
         limits = machine.Limits(
             boot_timeout=timedelta(seconds=pool.spec.limits.boot_timeout),
             max_job_duration=timedelta(seconds=pool.spec.limits.max_job_duration),
