@@ -388,3 +388,43 @@ def test_latency_metrics_and_api_budget(tmp_path: Path) -> None:
                 assert budget is not None and 0 < budget < 5000  # from GitHub's x-ratelimit-remaining
 
     asyncio.run(scenario())
+
+
+def test_ticker_replaces_a_runner_past_its_boot_timeout_and_notices_compute_that_died(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake, "  limits: {bootTimeout: 1s}\n") as (engine, url):
+                job = fake.queue_job("my-org/app", LABELS)
+                await deliver(url, fake, job, "queued")
+                await engine.process_pending()
+                first = await launched(engine, job)
+                await engine.tick()
+                assert await launched(engine, job) == first  # not due yet
+                await asyncio.sleep(1.2)
+                await engine.tick()
+                second = await launched(engine, job)
+                assert second == f"ci-{job.id}-1-2"
+                old = engine.runners.runner(first)
+                assert old is not None and "boot timeout" in old["stop_reason"] and not alive(int(old["handle_id"]))
+
+                fake.runner_connected(second)
+                await deliver(url, fake, fake.job(job.id), "in_progress")
+                await engine.process_pending()
+                row = engine.runners.runner(second)
+                assert row is not None
+                os.killpg(int(row["handle_id"]), 9)  # the runner's machine vanished
+                for _ in range(100):  # until the backend has seen the exit
+                    await engine.tick()
+                    await engine.settle()
+                    if engine.runners.job(job.id, job.run_attempt).state != "running":  # type: ignore[union-attr]
+                        break
+                    await asyncio.sleep(0.02)
+                failed = engine.runners.job(job.id, job.run_attempt)
+                assert failed is not None and failed.state == "failed" and "compute stopped" in (failed.reason or "")
+                assert [r["runner_name"] for r in engine.runners.live_runners()] == [second]  # GitHub: still busy
+                fake.complete_job(job.id, "failure")  # GitHub gives up on the vanished runner
+                await engine.janitor()  # and the stop put off is made
+                await engine.settle()
+                assert engine.runners.live_runners() == [] and fake.runner(second) is None
+
+    asyncio.run(scenario())

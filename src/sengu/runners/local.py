@@ -30,7 +30,7 @@ from sengu.core.errors import UserError
 from sengu.core.notify import read_secret
 from sengu.core.store import Store
 from sengu.runners import machine
-from sengu.runners.backends.base import RUNNER_TAG, Backend, BackendError, Handle
+from sengu.runners.backends.base import RUNNER_TAG, SPOT_INTERRUPTION, Backend, BackendError, Handle
 from sengu.runners.github import GitHubApp, GitHubError, RunnerBusy
 from sengu.runners.labels import Launch, Rejection, resolve_labels
 from sengu.runners.reports import RejectionReporter
@@ -255,6 +255,8 @@ class RunnerEngine:
             result = machine.step(job, event, self.clock.now(), runtime.limits)
         except machine.UnknownJob:
             return
+        if result.job == job and not result.actions:
+            return  # a duplicate, or a tick with nothing due: no write
         self._save(runtime, job, result.job)
         for action in result.actions:
             await self._do(runtime, result.job, action)
@@ -447,6 +449,13 @@ class RunnerEngine:
                     if name not in live and await backend.terminate(handle, "orphan: not in the store"):
                         self.orphans.labels("compute").inc()
                         log.warning("%s: terminated orphaned compute %s (%s)", runtime.name, handle.id, name)
+            for row in self.runners.live_runners():
+                job = self.runners.job(row["job_id"], row["run_attempt"])
+                if row["pool"] == runtime.name and (job is None or job.final or job.runner_name != row["runner_name"]):
+                    # A stop put off (its runner was busy) or cut short by a crash: try again.
+                    self._spawn(
+                        self._stop(runtime, row["runner_name"], "its job is over"), f"stop {row['runner_name']}"
+                    )
             gh = runtime.pool.spec.github
             scopes = [gh.owner] if gh.owner else list(gh.repositories or [])
             for scope in scopes:
@@ -484,23 +493,26 @@ class RunnerEngine:
 
     async def tick(self) -> None:
         """Timeouts, compute that ended without GitHub telling us (a spot interruption, a crash), and
-        queued jobs waiting for room."""
+        queued jobs waiting for room. Only jobs a timeout may have caught are touched, and the loop yields
+        between jobs: thousands of open jobs must not hold up intake and launches."""
         for runtime in self.pools.values():
-            for job in self.runners.open_jobs(runtime.name):
-                await self._tick_job(runtime, job)
+            now, limits = self.clock.now(), runtime.limits
+            for job in self.runners.due_for_timeout(
+                runtime.name, now - limits.boot_timeout, now - limits.max_job_duration
+            ):
+                await self.apply(runtime, job.key, machine.Tick())
+            for job, row in self.runners.observed(runtime.name):
+                await self._observe(runtime, job, row)
+                await asyncio.sleep(0)
         await self.admit()
 
-    async def _tick_job(self, runtime: PoolRuntime, job: machine.Job) -> None:
-        await self.apply(runtime, job.key, machine.Tick())
-        if job.state not in ("launching", "running") or not job.runner_name:
-            return
-        row = self.runners.runner(job.runner_name)
-        backend = runtime.backends.get(row["backend"]) if row else None
-        if row is None or backend is None or not row["handle_id"] or row["stopped_at"]:
+    async def _observe(self, runtime: PoolRuntime, job: machine.Job, row: dict[str, Any]) -> None:
+        backend = runtime.backends.get(row["backend"])
+        if backend is None:
             return
         seen = await backend.observe(_handle(row))
-        if seen.state in ("stopped", "gone") or seen.reason == "SpotInterruption":
-            spot = seen.reason == "SpotInterruption"
+        if seen.state in ("stopped", "gone") or seen.reason == SPOT_INTERRUPTION:
+            spot = seen.reason == SPOT_INTERRUPTION
             on_demand = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity="on-demand")
             await self.apply(runtime, job.key, machine.ComputeStopped(seen.reason, spot, isinstance(on_demand, Launch)))
 

@@ -260,5 +260,7 @@ class UnknownJob(Exception):
 
 
 def _minutes(delta: timedelta) -> str:
-    minutes = delta.total_seconds() / 60
-    return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+    seconds = delta.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

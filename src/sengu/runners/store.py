@@ -134,6 +134,26 @@ class RunnerStore:
         )
         return [_job(r) for r in rows]
 
+    def due_for_timeout(self, pool: str, booted_before: datetime, started_before: datetime) -> list[Job]:
+        """Jobs whose boot or maximum-duration timeout may have passed: the ticker's only candidates."""
+        rows = self.store.query(
+            "SELECT * FROM runners_jobs WHERE pool = ? AND ((state = 'launching' AND launched_at < ?)"
+            " OR (state = 'running' AND started_at < ?))",
+            (pool, _iso(booted_before), _iso(started_before)),
+        )
+        return [_job(r) for r in rows]
+
+    def observed(self, pool: str) -> list[tuple[Job, dict[str, Any]]]:
+        """Jobs launching or running with the live runner that holds compute for them, in one read."""
+        rows = self.store.query(
+            "SELECT j.*, r.backend AS r_backend, r.kind AS r_kind, r.handle_id AS r_handle_id,"
+            " r.handle_detail AS r_handle_detail FROM runners_jobs j JOIN runners_runners r"
+            " ON r.runner_name = j.runner_name WHERE j.pool = ? AND j.state IN ('launching', 'running')"
+            " AND r.stopped_at IS NULL AND r.handle_id IS NOT NULL",
+            (pool,),
+        )
+        return [(_job(r), {k: r[f"r_{k}"] for k in ("backend", "kind", "handle_id", "handle_detail")}) for r in rows]
+
     def active_count(self, pool: str) -> int:
         """Runners the pool holds: jobs launching or running, plus live runners of jobs already over (their
         stop is on its way). What maxRunners limits."""
