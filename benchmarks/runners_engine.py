@@ -104,6 +104,9 @@ class RecordingBackend:
 
         return Observation("running")
 
+    async def observe_many(self, handles: Any) -> Any:
+        return {h.id: await self.observe(h) for h in handles}
+
     async def terminate(self, handle: Any, reason: str) -> bool:
         return True
 

@@ -364,3 +364,41 @@ def test_list_owned_reads_every_page_while_builds_are_recent(stubbed: tuple[Any,
     expect_get(stub, ["runner:1"], [build("runner:1", runner="ci-1")])
     backend = CodeBuildBackend("codebuild", project="runner", client=client, clock=FakeClock(NOW))
     assert [h.id for h in run(backend.list_owned("ci"))] == ["runner:1"]
+
+
+# --- observe_many ----------------------------------------------------------------------------------------
+def test_observe_many_asks_a_hundred_builds_per_call(codebuild: CodeBuild) -> None:
+    setup = codebuild.moto.client("codebuild")
+    known = [str(setup.start_build(projectName="runner")["build"]["id"]) for _ in range(103)]
+    unknown = ["runner:00000000-0000-0000-0000-000000000001", "runner:00000000-0000-0000-0000-000000000002"]
+    handles = [Handle("codebuild", "codebuild", i, {"project": "runner"}) for i in known + unknown]
+    seen = run(codebuild.backend().observe_many(handles))
+    # moto finishes every build the moment it is looked at (SUCCEEDED), and leaves unknown ids out.
+    assert seen == {**{i: Observation("stopped", None, 0) for i in known}, **{i: Observation("gone") for i in unknown}}
+    asked = codebuild.sent.bodies("BatchGetBuilds")
+    assert [len(b["ids"]) for b in asked] == [100, 5]
+    assert [i for b in asked for i in b["ids"]] == known + unknown
+
+
+def test_observe_many_reads_builds_not_found_as_gone(stubbed: tuple[Any, Stubber]) -> None:
+    client, stub = stubbed
+    ids = [f"runner:{n}" for n in range(150)]
+    gone = {"runner:3", "runner:120"}
+    for batch in (ids[:100], ids[100:]):
+        expect_get(
+            stub,
+            batch,
+            [build(i, phase="QUEUED" if i == "runner:4" else "BUILD") for i in batch if i not in gone],
+            not_found=[i for i in batch if i in gone],
+        )
+    handles = [Handle("codebuild", "codebuild", i, {"project": "runner"}) for i in ids]
+    seen = run(CodeBuildBackend("codebuild", project="runner", client=client).observe_many(handles))
+    assert list(seen) == ids
+    assert {i for i, o in seen.items() if o == Observation("gone")} == gone
+    assert seen["runner:4"] == Observation("starting")
+    assert all(o == Observation("running") for i, o in seen.items() if i not in gone and i != "runner:4")
+
+
+def test_observe_many_of_nothing_asks_nothing(stubbed: tuple[Any, Stubber]) -> None:
+    client, _ = stubbed  # any call would fail: the Stubber expects none
+    assert run(CodeBuildBackend("codebuild", project="runner", client=client).observe_many([])) == {}

@@ -493,3 +493,104 @@ def test_started_by_is_distinct_for_names_that_clean_alike() -> None:
     assert started_by("team.ci") != started_by("team-ci")
     assert started_by("x" * 200) != started_by("x" * 201)
     assert started_by("ci") == "sengu/ci"
+
+
+# --- observe_many ----------------------------------------------------------------------------------------
+def _start_tasks(ecs: Ecs, cluster: str, count: int) -> list[str]:
+    """`count` tasks started outside the backend, ten per RunTask (Fargate's most), for bulk setups."""
+    network = {"awsvpcConfiguration": {"subnets": [ecs.subnet], "securityGroups": [ecs.security_group]}}
+    setup = ecs.moto.client("ecs")
+    arns: list[str] = []
+    while len(arns) < count:
+        reply = setup.run_task(
+            cluster=cluster,
+            taskDefinition="runner",
+            launchType="FARGATE",
+            networkConfiguration=network,
+            count=min(10, count - len(arns)),
+        )
+        arns += [str(t["taskArn"]) for t in reply["tasks"]]
+    return arns
+
+
+def test_observe_many_asks_a_hundred_tasks_per_call_per_cluster(ecs: Ecs) -> None:
+    ecs.moto.client("ecs").create_cluster(clusterName="batch", capacityProviders=["FARGATE"])
+    in_ci = _start_tasks(ecs, "ci", 105)
+    in_batch = _start_tasks(ecs, "batch", 3)
+    stopped = in_ci[7]
+    ecs.moto.client("ecs").stop_task(cluster="ci", task=stopped, reason="Your Spot Task was interrupted.")
+    unknown = [f"arn:aws:ecs:us-east-1:123456789012:task/ci/{n:032x}" for n in (1, 2)]
+
+    def handle(arn: str, cluster: str | None) -> Handle:
+        detail = {"container": "runner", "runner": arn[-6:]}
+        if cluster is not None:  # a handle without a cluster is in the backend's own
+            detail["cluster"] = cluster
+        return Handle("fargate", "ecs", arn, detail)
+
+    handles = (
+        [handle(a, "ci") for a in in_ci[:60]]
+        + [handle(a, "batch") for a in in_batch]
+        + [handle(a, None) for a in in_ci[60:]]
+        + [handle(a, "ci") for a in unknown]
+    )
+    seen = run(ecs.backend().observe_many(handles))
+
+    assert set(seen) == {h.id for h in handles}
+    assert seen[stopped] == Observation("stopped", SPOT_INTERRUPTION, 0)
+    assert all(seen[a] == Observation("gone") for a in unknown)
+    assert all(seen[a] == Observation("running") for a in in_ci + in_batch if a != stopped)
+    asked = ecs.sent.bodies("DescribeTasks")
+    # 107 tasks in ci → 100 + 7; 3 in batch → 1 call.
+    assert sorted((b["cluster"], len(b["tasks"])) for b in asked) == [("batch", 3), ("ci", 7), ("ci", 100)]
+    assert sorted(t for b in asked if b["cluster"] == "ci" for t in b["tasks"]) == sorted(in_ci + unknown)
+    assert all(b["tasks"] == in_batch for b in asked if b["cluster"] == "batch")
+
+
+def test_observe_many_of_nothing_asks_nothing_and_repeats_are_asked_once(ecs: Ecs) -> None:
+    backend = ecs.backend()
+    assert run(backend.observe_many([])) == {}
+    assert ecs.sent.operations == []
+    handle = run(backend.launch(LAUNCH, runner_name="r", jit_config=JIT, owner_tag="ci"))
+    assert run(backend.observe_many([handle, handle])) == {handle.id: Observation("running")}
+    assert ecs.sent.one("DescribeTasks")["tasks"] == [handle.id]
+
+
+def _stubbed_ecs() -> tuple[Any, Stubber]:
+    import boto3
+
+    client = boto3.session.Session().client(
+        "ecs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    return client, Stubber(client)
+
+
+def test_observe_many_reads_missing_failures_as_gone() -> None:
+    # moto answers unknown tasks by leaving them out; ECS lists them under `failures`, as here.
+    client, stub = _stubbed_ecs()
+    live, missing = f"{TASK_ARN}01", f"{TASK_ARN}02"
+    stub.add_response(
+        "describe_tasks",
+        {
+            "tasks": [{"taskArn": live, "lastStatus": "PENDING", "desiredStatus": "RUNNING"}],
+            "failures": [{"arn": missing, "reason": "MISSING"}],
+        },
+        {"cluster": "ci", "tasks": [live, missing]},
+    )
+    backend = EcsBackend("fargate", cluster="ci", task_definitions="runner", subnets=["subnet-1"], client=client)
+    handles = [Handle("fargate", "ecs", arn, {"cluster": "ci"}) for arn in (live, missing)]
+    with stub:
+        assert run(backend.observe_many(handles)) == {live: Observation("starting"), missing: Observation("gone")}
+    stub.assert_no_pending_responses()
+
+
+def test_observe_many_does_not_call_a_task_gone_for_a_failure_other_than_missing() -> None:
+    client, stub = _stubbed_ecs()
+    stub.add_response(
+        "describe_tasks",
+        {"tasks": [], "failures": [{"arn": TASK_ARN, "reason": "INTERNAL_ERROR", "detail": "try again"}]},
+        {"cluster": "ci", "tasks": [TASK_ARN]},
+    )
+    backend = EcsBackend("fargate", cluster="ci", task_definitions="runner", subnets=["subnet-1"], client=client)
+    with stub, pytest.raises(BackendError, match="INTERNAL_ERROR try again") as caught:
+        run(backend.observe_many([Handle("fargate", "ecs", TASK_ARN, {"cluster": "ci"})]))
+    assert caught.value.retryable is True

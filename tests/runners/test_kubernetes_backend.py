@@ -365,6 +365,49 @@ def test_list_owned_finds_the_pools_live_pods(kube: KubeTarget, cluster: Cluster
     assert asyncio.run(backend.list_owned("nobody")) == []
 
 
+def test_observe_many_lists_each_pools_pods_once(kube: KubeTarget, cluster: Cluster, emulator: KubeEmulator) -> None:
+    backend = make(kube, cluster)
+    ns = kube.namespace
+    ci = [launch(backend, f"ci-{n}-1-1") for n in range(1, 5)]
+    other = [launch(backend, f"other-{n}-1-1", owner="other") for n in (1, 2)]
+    lone = launch(backend, "lone-1-1-1", owner="lone")
+    emulator.set_pod_running(ns, "ci-2-1-1")
+    emulator.set_pod_running(ns, "ci-3-1-1")
+    emulator.set_pod_terminated(ns, "ci-3-1-1", exit_code=3)
+    emulator.set_pod_running(ns, "other-2-1-1")
+    cluster.delete("v1", "Pod", "ci-4-1-1", ns)
+    # A pod named like a runner of the pool, not carrying its label: made by someone else, not ours.
+    stranger = render(runner="ci-9-1-1").pod
+    stranger["metadata"]["namespace"] = ns
+    stranger["metadata"]["labels"] = {}
+    cluster.create(stranger)
+    ghost = Handle("k8s", "kubernetes", "ci-9-1-1", {POOL_TAG: "ci", RUNNER_TAG: "ci-9-1-1", "namespace": ns})
+
+    emulator.reset_log()
+    seen = asyncio.run(backend.observe_many([*ci, ghost, *other, lone]))
+    assert {name: (o.state, o.exit_code) for name, o in seen.items()} == {
+        "ci-1-1-1": ("starting", None),
+        "ci-2-1-1": ("running", None),
+        "ci-3-1-1": ("stopped", 3),
+        "ci-4-1-1": ("gone", None),
+        "ci-9-1-1": ("gone", None),
+        "other-1-1-1": ("starting", None),
+        "other-2-1-1": ("running", None),
+        "lone-1-1-1": ("starting", None),
+    }
+    # One list per pool with more than one runner; the lone runner's pod is read by name.
+    asked = sorted((r.method, r.path, r.query.get("labelSelector", "")) for r in emulator.request_log)
+    assert asked == [
+        ("GET", f"/api/v1/namespaces/{ns}/pods", f"{POOL_TAG}=ci"),
+        ("GET", f"/api/v1/namespaces/{ns}/pods", f"{POOL_TAG}=other"),
+        ("GET", f"/api/v1/namespaces/{ns}/pods/lone-1-1-1", ""),
+    ]
+    # The stranger is gone read by name too, and observe agrees with observe_many.
+    assert asyncio.run(backend.observe(ghost)) == Observation("gone")
+    assert asyncio.run(backend.observe(ci[2])) == seen["ci-3-1-1"]
+    assert asyncio.run(backend.observe_many([])) == {}
+
+
 # --- errors ---------------------------------------------------------------------------------------------
 def test_a_missing_namespace_is_a_configuration_error(kube: KubeTarget, cluster: Cluster) -> None:
     with pytest.raises(BackendError) as refused:

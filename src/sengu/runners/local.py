@@ -493,28 +493,38 @@ class RunnerEngine:
 
     async def tick(self) -> None:
         """Timeouts, compute that ended without GitHub telling us (a spot interruption, a crash), and
-        queued jobs waiting for room. Only jobs a timeout may have caught are touched, and the loop yields
-        between jobs: thousands of open jobs must not hold up intake and launches."""
+        queued jobs waiting for room. Only jobs a timeout may have caught are touched: a pass over
+        thousands of open jobs would hold up intake and launches."""
         for runtime in self.pools.values():
             now, limits = self.clock.now(), runtime.limits
             for job in self.runners.due_for_timeout(
                 runtime.name, now - limits.boot_timeout, now - limits.max_job_duration
             ):
                 await self.apply(runtime, job.key, machine.Tick())
-            for job, row in self.runners.observed(runtime.name):
-                await self._observe(runtime, job, row)
-                await asyncio.sleep(0)
+            await self._observe(runtime)
         await self.admit()
 
-    async def _observe(self, runtime: PoolRuntime, job: machine.Job, row: dict[str, Any]) -> None:
-        backend = runtime.backends.get(row["backend"])
-        if backend is None:
-            return
-        seen = await backend.observe(_handle(row))
-        if seen.state in ("stopped", "gone") or seen.reason == SPOT_INTERRUPTION:
-            spot = seen.reason == SPOT_INTERRUPTION
-            on_demand = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity="on-demand")
-            await self.apply(runtime, job.key, machine.ComputeStopped(seen.reason, spot, isinstance(on_demand, Launch)))
+    async def _observe(self, runtime: PoolRuntime) -> None:
+        """One batched look per backend (ECS and CodeBuild: a call per 100 runners; Kubernetes: a pod list)."""
+        by_backend: dict[str, list[tuple[machine.Job, Handle]]] = {}
+        for job, row in self.runners.observed(runtime.name):
+            by_backend.setdefault(row["backend"], []).append((job, _handle(row)))
+        for name, held in by_backend.items():
+            backend = runtime.backends.get(name)
+            if backend is None:
+                continue
+            try:
+                seen = await backend.observe_many([handle for _, handle in held])
+            except BackendError as exc:
+                log.warning("%s: cannot observe runners on %s: %s", runtime.name, name, exc)
+                continue
+            for job, handle in held:
+                now = seen.get(handle.id)
+                if now is not None and (now.state in ("stopped", "gone") or now.reason == SPOT_INTERRUPTION):
+                    spot = now.reason == SPOT_INTERRUPTION
+                    on_demand = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity="on-demand")
+                    stopped = machine.ComputeStopped(now.reason, spot, isinstance(on_demand, Launch))
+                    await self.apply(runtime, job.key, stopped)
 
 
 def _budget_of(github: GitHubApp) -> Callable[[], float]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -90,7 +90,17 @@ class Backend(Protocol):
         where the backend offers idempotency tokens (ECS: 24 h, CodeBuild: 5 min)."""
         ...
 
-    async def observe(self, handle: Handle) -> Observation: ...
+    async def observe(self, handle: Handle) -> Observation:
+        """What the compute is doing now; "gone" when the backend does not know it (any more)."""
+        ...
+
+    async def observe_many(self, handles: Sequence[Handle]) -> dict[str, Observation]:
+        """`observe` for many handles in as few API calls as the backend allows (the engine's ticker looks
+        at every live runner every few seconds, and cloud APIs throttle per call).
+
+        Keyed by `Handle.id`, with an entry for every handle given: one the backend does not know is
+        "gone". Raises `BackendError` when a call fails; no partial answer is returned."""
+        ...
 
     async def terminate(self, handle: Handle, reason: str) -> bool:
         """Stop the compute. Idempotent: True only for the call that stopped something."""

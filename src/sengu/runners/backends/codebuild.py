@@ -121,15 +121,25 @@ class CodeBuildBackend:
 
     # --- observe --------------------------------------------------------------------------------------
     async def observe(self, handle: Handle) -> Observation:
-        build = await self._get(handle.id)
-        return Observation("gone") if build is None else observation_of(build)
+        return (await self.observe_many([handle]))[handle.id]
+
+    async def observe_many(self, handles: Sequence[Handle]) -> dict[str, Observation]:
+        builds = await self._get_many([h.id for h in handles])
+        return {
+            h.id: Observation("gone") if (build := builds.get(h.id)) is None else observation_of(build) for h in handles
+        }
 
     async def _get(self, build_id: str) -> dict[str, Any] | None:
-        reply = await self._codebuild.call("batch_get_builds", ids=[build_id])
-        for build in reply.get("builds") or []:
-            if build.get("id") == build_id:
-                return dict(build)
-        return None  # listed in buildsNotFound
+        return (await self._get_many([build_id])).get(build_id)
+
+    async def _get_many(self, build_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The builds CodeBuild knows among `build_ids`, by id; one listed in buildsNotFound is absent."""
+        found: dict[str, dict[str, Any]] = {}
+        for batch in chunks(list(dict.fromkeys(build_ids)), 100):  # BatchGetBuilds takes at most 100 ids
+            reply = await self._codebuild.call("batch_get_builds", ids=list(batch))
+            for build in reply.get("builds") or []:
+                found[str(build.get("id"))] = dict(build)
+        return found
 
     # --- terminate ------------------------------------------------------------------------------------
     async def terminate(self, handle: Handle, reason: str) -> bool:

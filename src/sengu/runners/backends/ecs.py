@@ -258,18 +258,40 @@ class EcsBackend:
 
     # --- observe --------------------------------------------------------------------------------------
     async def observe(self, handle: Handle) -> Observation:
-        task = await self._describe(handle)
-        if task is None:
-            return Observation("gone")
-        return observation_of(task, handle.detail.get("container"))
+        return (await self.observe_many([handle]))[handle.id]
+
+    async def observe_many(self, handles: Sequence[Handle]) -> dict[str, Observation]:
+        by_cluster: dict[str, list[Handle]] = {}
+        for handle in handles:
+            by_cluster.setdefault(handle.detail.get("cluster", self.cluster), []).append(handle)
+        seen: dict[str, Observation] = {}
+        for cluster, group in by_cluster.items():
+            tasks = await self._describe_many(cluster, [h.id for h in group])
+            for handle in group:
+                task = tasks.get(handle.id)
+                seen[handle.id] = (
+                    Observation("gone") if task is None else observation_of(task, handle.detail.get("container"))
+                )
+        return seen
 
     async def _describe(self, handle: Handle) -> dict[str, Any] | None:
         cluster = handle.detail.get("cluster", self.cluster)
-        reply = await self._ecs.call("describe_tasks", cluster=cluster, tasks=[handle.id])
-        for task in reply.get("tasks") or []:
-            if task.get("taskArn") == handle.id:
-                return dict(task)
-        return None  # a `failures` entry with reason MISSING: the task is unknown or long gone
+        return (await self._describe_many(cluster, [handle.id])).get(handle.id)
+
+    async def _describe_many(self, cluster: str, arns: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The tasks ECS knows among `arns`, by ARN; a task it does not know is absent."""
+        found: dict[str, dict[str, Any]] = {}
+        for batch in chunks(list(dict.fromkeys(arns)), 100):  # DescribeTasks takes at most 100 tasks
+            reply = await self._ecs.call("describe_tasks", cluster=cluster, tasks=list(batch))
+            for task in reply.get("tasks") or []:
+                found[str(task.get("taskArn"))] = dict(task)
+            # MISSING: unknown, or stopped long enough ago that ECS forgot it. Any other reason says
+            # nothing about the task, and calling it gone would have the engine give up a live runner.
+            odd = [f for f in reply.get("failures") or [] if f.get("reason") != "MISSING"]
+            if odd:
+                told = "; ".join(f"{f.get('arn')}: {f.get('reason')} {f.get('detail') or ''}".strip() for f in odd)
+                raise BackendError(self.name, f"ecs DescribeTasks in cluster {cluster!r}: {told}", retryable=True)
+        return found
 
     # --- terminate ------------------------------------------------------------------------------------
     async def terminate(self, handle: Handle, reason: str) -> bool:

@@ -44,7 +44,7 @@ import hashlib
 import math
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -553,16 +553,51 @@ class KubeBackend:
 
     # --- observe ----------------------------------------------------------------------------------------
     async def observe(self, handle: Handle) -> Observation:
-        ns = handle.detail.get("namespace", self.namespace)
+        return (await self.observe_many([handle]))[handle.id]
 
-        def read(cluster: Cluster) -> dict[str, Any] | None:
-            try:
-                return cluster.get("v1", "Pod", handle.id, ns)
-            except KubeError as exc:
-                raise backend_error(self.name, exc, f"reading Pod {ns}/{handle.id}", namespace=ns) from None
+    async def observe_many(self, handles: Sequence[Handle]) -> dict[str, Observation]:
+        """One list of the pool's pods per namespace and pool, rather than a read per pod.
 
-        pod = await self._run(read)
-        return Observation("gone") if pod is None else observation_of(pod)
+        A lone handle is read by name (the same one call, without the API server walking the pool); a
+        handle without a pool (not made by `launch` or `list_owned`) is read by name too. Either way a pod
+        is the handle's only while it carries the handle's pool label: one of that name without it was
+        made by someone else after ours went."""
+        groups: dict[tuple[str, str | None], list[Handle]] = {}
+        for handle in handles:
+            ns = handle.detail.get("namespace", self.namespace)
+            pool = handle.detail.get(POOL_TAG)
+            groups.setdefault((ns, label_value(pool) if pool else None), []).append(handle)
+
+        def read(cluster: Cluster) -> dict[str, Observation]:
+            seen: dict[str, Observation] = {}
+            for (ns, pool), group in groups.items():
+                if pool is not None and len(group) > 1:
+                    pods = self._pool_pods(cluster, ns, pool)
+                else:
+                    pods = {h.id: pod for h in group if (pod := self._read_pod(cluster, ns, h.id)) is not None}
+                for handle in group:
+                    pod = pods.get(handle.id)
+                    labels = ((pod or {}).get("metadata") or {}).get("labels") or {}
+                    if pod is None or (pool is not None and labels.get(POOL_TAG) != pool):
+                        seen[handle.id] = Observation("gone")
+                    else:
+                        seen[handle.id] = observation_of(pod)
+            return seen
+
+        return await self._run(read)
+
+    def _read_pod(self, cluster: Cluster, ns: str, name: str) -> dict[str, Any] | None:
+        try:
+            return cluster.get("v1", "Pod", name, ns)
+        except KubeError as exc:
+            raise backend_error(self.name, exc, f"reading Pod {ns}/{name}", namespace=ns) from None
+
+    def _pool_pods(self, cluster: Cluster, ns: str, pool_label: str) -> dict[str, dict[str, Any]]:
+        try:
+            pods = cluster.list_objects("v1", "Pod", ns, labels={POOL_TAG: pool_label})
+        except KubeError as exc:
+            raise backend_error(self.name, exc, f"listing Pods in {ns}", namespace=ns) from None
+        return {str((pod.get("metadata") or {}).get("name")): pod for pod in pods}
 
     # --- terminate --------------------------------------------------------------------------------------
     async def terminate(self, handle: Handle, reason: str) -> bool:

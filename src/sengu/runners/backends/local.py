@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from sengu.core import procs
@@ -64,6 +65,10 @@ class LocalBackend:
         if self._ours_alive(handle):
             return Observation("running")  # started by an engine before a restart
         return Observation("gone")
+
+    async def observe_many(self, handles: Sequence[Handle]) -> dict[str, Observation]:
+        # No API to batch: each look is a few syscalls on this machine.
+        return {handle.id: await self.observe(handle) for handle in handles}
 
     async def terminate(self, handle: Handle, reason: str) -> bool:
         proc = self._running.pop(handle.id, None)
