@@ -95,13 +95,12 @@ def operator(
     Example: sengu operator --liveness http://0.0.0.0:8080/healthz --metrics-port 9090
     """
     import asyncio
-    import logging
 
     from sengu import capabilities
     from sengu.core import operator as runner
     from sengu.core.kube import Cluster
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _setup_logging()
     cluster = Cluster.connect(kubeconfig=kubeconfig, context=context)
     asyncio.run(
         runner.run(
@@ -114,6 +113,14 @@ def operator(
             lease_namespace=lease_namespace,
         )
     )
+
+
+def _setup_logging() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # httpx logs every request at INFO: thousands of lines an hour from the GitHub client alone.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -137,7 +144,6 @@ def up(
     Example: sengu up examples/batch/cronjobs.yaml --port 8080
     """
     import asyncio
-    import logging
 
     from prometheus_client import CollectorRegistry
 
@@ -146,7 +152,7 @@ def up(
     from sengu.core.server import serve
     from sengu.core.store import EngineLock, Store
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _setup_logging()
     loaded = capabilities.load(files)
     store = Store(home)
     lock = EngineLock(store.home)

@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from sengu.runners.webhook import MalformedWebhook, parse_workflow_job, verify_s
 log = logging.getLogger("sengu.runners")
 
 # Seconds: launches take milliseconds here and tens of seconds on Fargate; a job may wait minutes for room.
+REGISTRATION_GRACE = timedelta(seconds=10)  # a runner registered just now may not be listed yet
 NOT_OURS = "labels are not ours"  # the spec changed under a queued job: nothing to tell its repository
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
@@ -226,31 +227,42 @@ class RunnerEngine:
         parsed = parse_workflow_job(delivery.body, event)
         if runtime is None or parsed is None:
             return
+        about = machine.Queued(parsed.job_id, parsed.run_attempt, parsed.repository, tuple(parsed.labels))
         step: machine.Event
         if parsed.action in ("queued", "waiting"):
-            step = machine.Queued(parsed.job_id, parsed.run_attempt, parsed.repository, tuple(parsed.labels))
+            step = about
         elif parsed.action == "in_progress":
             step = machine.InProgress(parsed.runner_name)
         else:
             step = machine.Completed(parsed.conclusion, parsed.runner_name)
-        await self.apply(runtime, parsed.key, step)
+        await self.apply(runtime, parsed.key, step, about)
 
-    async def apply(self, runtime: PoolRuntime, key: tuple[int, int], event: machine.Event) -> None:
+    async def apply(
+        self, runtime: PoolRuntime, key: tuple[int, int], event: machine.Event, about: machine.Queued | None = None
+    ) -> None:
+        """Apply `event` to the job `key`; `about` describes the job as GitHub shows it, for a job first
+        heard of through a runner of ours running it (its queued webhook was lost)."""
         async with self._lock:
-            await self._apply(runtime, key, event)
+            await self._apply(runtime, key, event, about)
 
-    async def _apply(self, runtime: PoolRuntime, key: tuple[int, int], event: machine.Event) -> None:
+    async def _apply(
+        self, runtime: PoolRuntime, key: tuple[int, int], event: machine.Event, about: machine.Queued | None = None
+    ) -> None:
         job = self.runners.job(*key)
+        ran_on = event.runner_name if isinstance(event, machine.InProgress | machine.Completed) else None
+        if ran_on and (job is None or (job.runner_name != ran_on and not job.final)):
+            row = self.runners.runner(ran_on)
+            if row is not None and row["pool"] == runtime.name and (job is not None or about is not None):
+                # GitHub ran this job on a runner of ours made for another job: it keeps that runner.
+                await self._take(runtime, job or _job_from(about, self.clock.now()), row, known=job is not None)
+                if isinstance(event, machine.InProgress):
+                    return
+                job = self.runners.job(*key)
         if job is None:
             if not isinstance(event, machine.Queued):
                 return  # not a job we were asked for
             if resolve_labels(runtime.pool.spec, event.labels, event.repository) is None:
                 return  # not ours: labels lack self-hosted + sengu
-        elif isinstance(event, machine.InProgress) and event.runner_name and event.runner_name != job.runner_name:
-            row = self.runners.runner(event.runner_name)
-            if row is not None and row["pool"] == runtime.name:
-                await self._take(runtime, job, row)
-                return
         try:
             result = machine.step(job, event, self.clock.now(), runtime.limits)
         except machine.UnknownJob:
@@ -263,16 +275,17 @@ class RunnerEngine:
 
     def _save(self, runtime: PoolRuntime, before: machine.Job | None, after: machine.Job) -> None:
         self.runners.save_job(runtime.name, after)
-        if after.state == "running" and (before is None or before.state != "running") and after.queued_at:
+        if after.state == "running" and before is not None and before.state != "running" and after.queued_at:
             self.start_wait.observe(max(0.0, (self.clock.now() - after.queued_at).total_seconds()))
 
-    async def _take(self, runtime: PoolRuntime, taker: machine.Job, row: dict[str, Any]) -> None:
+    async def _take(self, runtime: PoolRuntime, taker: machine.Job, row: dict[str, Any], *, known: bool) -> None:
         """GitHub ran `taker` on a runner of ours made for another job: see machine.take."""
         name = row["runner_name"]
         owner = self.runners.job(row["job_id"], row["run_attempt"])
         took, gave = machine.take(taker, owner, name, self.clock.now())
+        log.info("%s: job %d runs on runner %s, made for job %s", runtime.name, taker.job_id, name, row["job_id"])
         self.runners.assign_runner(name, *took.job.key)
-        self._save(runtime, taker, took.job)
+        self._save(runtime, taker if known else None, took.job)
         if gave is not None:
             if gave.job.runner_name:
                 self.runners.assign_runner(gave.job.runner_name, *gave.job.key)
@@ -434,43 +447,69 @@ class RunnerEngine:
     async def janitor(self) -> None:
         """Both directions: compute of ours the store does not hold (an orphan), and GitHub runners of this
         pool that have no compute (a registration whose answer was lost, a crash before the launch). Only
-        offline, idle runners are deregistered: a busy runner is never touched. And runners online without
-        a job for longer than idleTimeout are replaced (their job) or removed."""
+        offline, idle runners are deregistered: a busy runner is never touched. Runners online without a
+        job past idleTimeout, and runners used up on a job we never heard of, are replaced or removed."""
         for runtime in self.pools.values():
-            for backend in runtime.backends.values():
-                try:
-                    owned = await backend.list_owned(runtime.name)
-                except BackendError as exc:  # one unreachable backend must not keep the others uncleaned
-                    log.warning("%s: janitor: %s", runtime.name, exc)
-                    continue
-                live = self._live()  # read after listing: a runner is recorded before its compute starts
-                for handle in owned:
-                    name = handle.detail.get(RUNNER_TAG, "")
-                    if name not in live and await backend.terminate(handle, "orphan: not in the store"):
-                        self.orphans.labels("compute").inc()
-                        log.warning("%s: terminated orphaned compute %s (%s)", runtime.name, handle.id, name)
-            for row in self.runners.live_runners():
-                job = self.runners.job(row["job_id"], row["run_attempt"])
-                if row["pool"] == runtime.name and (job is None or job.final or job.runner_name != row["runner_name"]):
-                    # A stop put off (its runner was busy) or cut short by a crash: try again.
-                    self._spawn(
-                        self._stop(runtime, row["runner_name"], "its job is over"), f"stop {row['runner_name']}"
-                    )
-            gh = runtime.pool.spec.github
-            scopes = [gh.owner] if gh.owner else list(gh.repositories or [])
-            for scope in scopes:
-                listed = await runtime.github.list_runners(scope)
-                live = self._live()
-                for runner in listed:
-                    if _stale(runner, live, runtime.name):
-                        try:
-                            if await runtime.github.delete_runner(scope, runner.id):
-                                self.orphans.labels("github_runner").inc()
-                                log.warning("%s: deregistered runner %s without compute", runtime.name, runner.name)
-                        except RunnerBusy:
-                            pass  # it took a job after all: leave it
-                    elif runner.name in live and runner.status == "online" and not runner.busy:
-                        await self._idle(runtime, runner.name)
+            await self._reap_compute(runtime)
+            self._retry_stops(runtime)
+            await self._reap_registrations(runtime)
+
+    async def _reap_compute(self, runtime: PoolRuntime) -> None:
+        for backend in runtime.backends.values():
+            try:
+                owned = await backend.list_owned(runtime.name)
+            except BackendError as exc:  # one unreachable backend must not keep the others uncleaned
+                log.warning("%s: janitor: %s", runtime.name, exc)
+                continue
+            live = self._live()  # read after listing: a runner is recorded before its compute starts
+            for handle in owned:
+                name = handle.detail.get(RUNNER_TAG, "")
+                if name not in live and await backend.terminate(handle, "orphan: not in the store"):
+                    self.orphans.labels("compute").inc()
+                    log.warning("%s: terminated orphaned compute %s (%s)", runtime.name, handle.id, name)
+
+    def _retry_stops(self, runtime: PoolRuntime) -> None:
+        """Runners still live whose job is over or moved on: a stop put off (the runner was busy) or cut
+        short by a crash."""
+        for row in self.runners.live_runners():
+            name = row["runner_name"]
+            job = self.runners.job(row["job_id"], row["run_attempt"])
+            if row["pool"] == runtime.name and (job is None or job.final or job.runner_name != name):
+                self._spawn(self._stop(runtime, name, "its job is over"), f"stop {name}")
+
+    async def _reap_registrations(self, runtime: PoolRuntime) -> None:
+        gh = runtime.pool.spec.github
+        scopes = [gh.owner] if gh.owner else list(gh.repositories or [])
+        listing_started = self.clock.now()
+        registered: set[str] = set()
+        for scope in scopes:
+            listed = await runtime.github.list_runners(scope)
+            registered.update(runner.name for runner in listed)
+            live = self._live()
+            for runner in listed:
+                if _stale(runner, live, runtime.name):
+                    try:
+                        if await runtime.github.delete_runner(scope, runner.id):
+                            self.orphans.labels("github_runner").inc()
+                            log.warning("%s: deregistered runner %s without compute", runtime.name, runner.name)
+                    except RunnerBusy:
+                        pass  # it took a job after all: leave it
+                elif runner.name in live and runner.status == "online" and not runner.busy:
+                    await self._idle(runtime, runner.name)
+        # An ephemeral runner leaves GitHub once it has run a job. One of ours gone from the list while its
+        # job still waits for it ran a job whose webhooks were all lost: that job is over, ours needs another.
+        settled = listing_started - REGISTRATION_GRACE
+        for row in self.runners.live_runners():
+            name = row["runner_name"]
+            if row["pool"] != runtime.name or name in registered or row["github_runner_id"] is None:
+                continue
+            if datetime.fromisoformat(row["launched_at"]) > settled:
+                continue
+            job = self.runners.job(row["job_id"], row["run_attempt"])
+            if job is not None and job.state == "launching" and job.runner_name == name:
+                self.orphans.labels("used_runner").inc()
+                why = f"runner {name} left GitHub without running this job (it ran another)"
+                await self.apply(runtime, job.key, machine.LaunchFailed(why))
 
     def _live(self) -> set[str]:
         return {row["runner_name"] for row in self.runners.live_runners()}
@@ -525,6 +564,11 @@ class RunnerEngine:
                     on_demand = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity="on-demand")
                     stopped = machine.ComputeStopped(now.reason, spot, isinstance(on_demand, Launch))
                     await self.apply(runtime, job.key, stopped)
+
+
+def _job_from(about: machine.Queued | None, now: datetime) -> machine.Job:
+    assert about is not None
+    return machine.Job(about.job_id, about.run_attempt, about.repository, about.labels, queued_at=now)
 
 
 def _budget_of(github: GitHubApp) -> Callable[[], float]:
