@@ -428,3 +428,25 @@ def test_ticker_replaces_a_runner_past_its_boot_timeout_and_notices_compute_that
                 assert engine.runners.live_runners() == [] and fake.runner(second) is None
 
     asyncio.run(scenario())
+
+
+def test_reconciling_pauses_when_the_api_budget_runs_low_and_launches_still_go(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake) as (engine, url):
+                fake.set_budget(300)  # of 5,000: under the 10% kept for launches
+                first = fake.queue_job("my-org/app", LABELS)
+                await deliver(url, fake, first, "queued")
+                await engine.process_pending()
+                await launched(engine, first)  # the launch learns the budget from GitHub's answer
+                lost = fake.queue_job("my-org/app", LABELS)  # its webhook never arrives
+                listed = len(fake.requests_to("GET", "/actions/runs"))
+                await engine.reconcile()
+                assert len(fake.requests_to("GET", "/actions/runs")) == listed  # no listing spent
+                assert engine.runners.job(lost.id, lost.run_attempt) is None
+                fake.set_budget(4000)
+                await engine.janitor()  # any answer from GitHub tells the budget again
+                await engine.reconcile()
+                await launched(engine, lost)
+
+    asyncio.run(scenario())

@@ -31,7 +31,7 @@ from sengu.core.notify import read_secret
 from sengu.core.store import Store
 from sengu.runners import machine
 from sengu.runners.backends.base import RUNNER_TAG, SPOT_INTERRUPTION, Backend, BackendError, Handle
-from sengu.runners.github import GitHubApp, GitHubError, RunnerBusy
+from sengu.runners.github import GitHubApp, GitHubError, RateBudget, RunnerBusy
 from sengu.runners.labels import Launch, Rejection, resolve_labels
 from sengu.runners.reports import RejectionReporter
 from sengu.runners.spec import RunnerPool
@@ -41,6 +41,7 @@ from sengu.runners.webhook import MalformedWebhook, parse_workflow_job, verify_s
 log = logging.getLogger("sengu.runners")
 
 # Seconds: launches take milliseconds here and tens of seconds on Fargate; a job may wait minutes for room.
+BUDGET_RESERVE = 0.1  # of the hourly API limit, kept for launches and stops: reconciling pauses below it
 REGISTRATION_GRACE = timedelta(seconds=10)  # a runner registered just now may not be listed yet
 NOT_OURS = "labels are not ours"  # the spec changed under a queued job: nothing to tell its repository
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
@@ -425,6 +426,17 @@ class RunnerEngine:
     async def reconcile(self) -> None:
         """Jobs GitHub has queued that we missed, and what became of the jobs we hold."""
         for runtime in self.pools.values():
+            budget = runtime.github.budget
+            if budget is not None and _budget_low(budget, self.clock.now()):
+                # Listing costs calls per repository and run; launches (a JIT config each) come first.
+                log.warning(
+                    "%s: GitHub API budget low (%d of %d left until %s): reconcile round skipped",
+                    runtime.name,
+                    budget.remaining,
+                    budget.limit,
+                    f"{budget.reset:%H:%M:%S} UTC" if budget.reset else "the reset",
+                )
+                continue
             gh = runtime.pool.spec.github
             queued = await runtime.github.queued_jobs(owner=gh.owner, repositories=gh.repositories)
             for wf in queued:
@@ -569,6 +581,12 @@ class RunnerEngine:
 def _job_from(about: machine.Queued | None, now: datetime) -> machine.Job:
     assert about is not None
     return machine.Job(about.job_id, about.run_attempt, about.repository, about.labels, queued_at=now)
+
+
+def _budget_low(budget: RateBudget, now: datetime) -> bool:
+    """Under the reserve, and not reset since GitHub said so."""
+    under = budget.limit is not None and budget.remaining < budget.limit * BUDGET_RESERVE
+    return under and (budget.reset is None or budget.reset > now)
 
 
 def _budget_of(github: GitHubApp) -> Callable[[], float]:
