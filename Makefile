@@ -45,6 +45,8 @@ e2e-cluster: $(STAMP)
 	SENGU_E2E_CLUSTER=1 $(BIN)/python -m pytest -q -rs $(E2E_TESTS)
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	bash tools/install-debs.sh
 	$(BIN)/python benchmarks/run_all.py
 
 clean:

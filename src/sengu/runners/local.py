@@ -40,10 +40,10 @@ from sengu.runners.webhook import MalformedWebhook, parse_workflow_job, verify_s
 
 log = logging.getLogger("sengu.runners")
 
-# Seconds: launches take milliseconds here and tens of seconds on Fargate; a job may wait minutes for room.
 BUDGET_RESERVE = 0.1  # of the hourly API limit, kept for launches and stops: reconciling pauses below it
 REGISTRATION_GRACE = timedelta(seconds=10)  # a runner registered just now may not be listed yet
 NOT_OURS = "labels are not ours"  # the spec changed under a queued job: nothing to tell its repository
+# Seconds: launches take milliseconds here and tens of seconds on Fargate; a job may wait minutes for room.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 
 
@@ -255,7 +255,8 @@ class RunnerEngine:
             row = self.runners.runner(ran_on)
             if row is not None and row["pool"] == runtime.name and (job is not None or about is not None):
                 # GitHub ran this job on a runner of ours made for another job: it keeps that runner.
-                await self._take(runtime, job or _job_from(about, self.clock.now()), row, known=job is not None)
+                taker = job or _job_from(about, self.clock.now())
+                await self._take(runtime, taker, row, known=job is not None)
                 if isinstance(event, machine.InProgress):
                     return
                 job = self.runners.job(*key)
@@ -302,7 +303,7 @@ class RunnerEngine:
             case machine.Resolve():
                 await self._resolve(runtime, job)
             case machine.StartRunner(runner_name=name):
-                task = self._launching[name] = self._spawn(self._start(runtime, job, name), f"launch {name}")
+                task = self._launching[name] = self._spawn(self._start(runtime, name), f"launch {name}")
                 task.add_done_callback(lambda _: self._launching.pop(name, None))
             case machine.StopRunner(reason=reason, runner=runner):
                 if stopping := runner or job.runner_name:
@@ -338,19 +339,24 @@ class RunnerEngine:
         for problem in await runtime.reporter.report(job.job_id, job.run_attempt, job.repository, job.labels, reason):
             log.warning("%s: could not report the rejection of job %d: %s", runtime.name, job.job_id, problem)
 
-    async def _start(self, runtime: PoolRuntime, job: machine.Job, name: str) -> None:
+    async def _start(self, runtime: PoolRuntime, name: str) -> None:
         async with self._launch_slots:
-            await self._launch(runtime, job, name)
+            await self._launch(runtime, name)
 
-    async def _launch(self, runtime: PoolRuntime, job: machine.Job, name: str) -> None:
+    async def _launch(self, runtime: PoolRuntime, name: str) -> None:
+        # The job is read now, not when the launch was decided: it may have ended meanwhile (nothing to
+        # launch), or a handover may have given this runner to another job.
+        job = self.runners.holder(name)
+        if job is None or job.state != "launching":
+            return
         answer = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity=_capacity(job))
         if not isinstance(answer, Launch):  # the spec changed since the decision
-            await self.apply(runtime, job.key, machine.LaunchFailed("labels no longer resolve", retryable=False))
+            await self._launch_failed(runtime, name, "labels no longer resolve", retryable=False)
             return
         backend = runtime.backends.get(answer.backend)
         if backend is None:
             reason = f"backend {answer.backend!r} is not available in this engine"
-            await self.apply(runtime, job.key, machine.LaunchFailed(reason, retryable=False))
+            await self._launch_failed(runtime, name, reason, retryable=False)
             return
         # Recorded before GitHub hears of the runner, so the janitor never takes a runner of a launch in
         # flight for an orphan, and a crash at any point leaves a row the restart can act on.
@@ -368,11 +374,16 @@ class RunnerEngine:
         except (GitHubError, BackendError) as exc:
             self.launches.labels(answer.backend, "failed").inc()
             retryable = not isinstance(exc, BackendError) or exc.retryable
-            await self.apply(runtime, job.key, machine.LaunchFailed(str(exc), retryable=retryable))
+            await self._launch_failed(runtime, name, str(exc), retryable=retryable)
             return
         self.runners.set_handle(name, handle.id, handle.detail)
         self.launches.labels(answer.backend, "launched").inc()
-        await self.apply(runtime, job.key, machine.Launched())
+
+    async def _launch_failed(self, runtime: PoolRuntime, name: str, reason: str, *, retryable: bool) -> None:
+        async with self._lock:
+            job = self.runners.holder(name)
+            if job is not None:
+                await self._apply(runtime, job.key, machine.LaunchFailed(reason, retryable=retryable))
 
     async def _stop(self, runtime: PoolRuntime, name: str, reason: str) -> None:
         launching = self._launching.get(name)
@@ -535,7 +546,7 @@ class RunnerEngine:
             return
         row = self.runners.runner(name)
         job = self.runners.job(row["job_id"], row["run_attempt"]) if row else None
-        why = f"idle for longer than idleTimeout ({idle.total_seconds() / 60:.0f} min)"
+        why = f"idle for longer than idleTimeout ({machine.duration_text(idle)})"
         self.orphans.labels("idle_runner").inc()
         if job is not None and job.state == "launching" and job.runner_name == name:
             await self.apply(runtime, job.key, machine.LaunchFailed(why))
@@ -579,7 +590,7 @@ class RunnerEngine:
 
 
 def _job_from(about: machine.Queued | None, now: datetime) -> machine.Job:
-    assert about is not None
+    assert about is not None  # the caller checked: an unknown job is taken only when GitHub described it
     return machine.Job(about.job_id, about.run_attempt, about.repository, about.labels, queued_at=now)
 
 

@@ -218,13 +218,13 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
             return Step(job)
         case Tick():
             if job.state == "launching" and job.launched_at and now - job.launched_at > limits.boot_timeout:
-                why = f"no runner connected within the boot timeout ({_minutes(limits.boot_timeout)})"
+                why = f"no runner connected within the boot timeout ({duration_text(limits.boot_timeout)})"
                 if job.attempts < limits.max_launches:  # replaced: the job still waits on GitHub
                     return Step(replace(job, state="queued", reason=why), [StopRunner(why), Resolve()])
                 return Step(replace(job, state="expired", reason=why, finished_at=now), [StopRunner(why)])
             start = job.started_at
             if job.state == "running" and start and now - start > limits.max_job_duration:
-                why = f"ran longer than maxJobDuration ({_minutes(limits.max_job_duration)})"
+                why = f"ran longer than maxJobDuration ({duration_text(limits.max_job_duration)})"
                 return Step(replace(job, state="expired", reason=why, finished_at=now), [StopRunner(why)])
             return Step(job)
     raise AssertionError(f"unhandled event {event!r}")
@@ -259,7 +259,8 @@ class UnknownJob(Exception):
     """An event about a job that was never queued here."""
 
 
-def _minutes(delta: timedelta) -> str:
+def duration_text(delta: timedelta) -> str:
+    """90 s, 10 min, 6.0 h: how long a timeout is, for reasons people read."""
     seconds = delta.total_seconds()
     if seconds < 120:
         return f"{seconds:.0f} s"

@@ -126,6 +126,14 @@ class RunnerStore:
         rows = self.store.query(sql + " AND pool = ?", (pool,)) if pool else self.store.query(sql)
         return [_job(r) for r in rows]
 
+    def holder(self, runner_name: str) -> Job | None:
+        """The open job a runner is for now (a handover may have moved it since it was decided)."""
+        rows = self.store.query(
+            "SELECT * FROM runners_jobs WHERE runner_name = ? AND state IN ('queued', 'launching', 'running')",
+            (runner_name,),
+        )
+        return _job(rows[0]) if rows else None
+
     def queued_jobs(self, pool: str, limit: int) -> list[Job]:
         """Jobs waiting for a runner, oldest first (the order they are admitted in when runners are scarce)."""
         rows = self.store.query(
