@@ -12,6 +12,7 @@ import typer
 from sengu import __version__
 from sengu.batch.cli import app as batch_app
 from sengu.core.errors import Failure, UserError
+from sengu.load.cli import app as load_app
 from sengu.runners.cli import app as runners_app
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(batch_app, name="batch")
 app.add_typer(runners_app, name="runners")
+app.add_typer(load_app, name="load")
 
 
 @app.command()

@@ -28,6 +28,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sengu.core.crd import CustomResource, PrinterColumn
+from sengu.core.duration import parse_duration
 
 if TYPE_CHECKING:
     from sengu.core.notify import SecretSource
@@ -65,31 +66,12 @@ _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _GLOB_CHARS = frozenset("*?[")
 JITCONFIG = "{jitconfig}"
 
 
 # --------------------------------------------------------------------------------------------------
 # Field types
-
-
-def parse_duration(value: object) -> int:
-    """Seconds from `90`, `"90s"`, `"10m"`, `"6h"`, `"1h30m"` or `"2d"`. Raises ValueError otherwise."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration: use e.g. 90s, 10m, 6h, 1h30m or a number of seconds")
-    if isinstance(value, int):
-        seconds = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        seconds = int(value.strip())
-    elif isinstance(value, str) and (m := _DURATION.match(value.strip())) and any(m.groups()):
-        d, h, mi, s = (int(g) if g else 0 for g in m.groups())
-        seconds = ((d * 24 + h) * 60 + mi) * 60 + s
-    else:
-        raise ValueError(f"{value!r} is not a duration: use e.g. 90s, 10m, 6h, 1h30m or a number of seconds")
-    if seconds <= 0:
-        raise ValueError(f"{value!r}: a duration must be longer than zero")
-    return seconds
 
 
 def _dns_label(value: str) -> str:

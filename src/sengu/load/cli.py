@@ -1,0 +1,627 @@
+"""`sengu load …`: thin commands over the load capability. Parse, call, print.
+
+Everything heavy (uvloop, httptools, hdrh, pydantic models, the report) is imported inside the command
+that needs it, so `sengu --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from sengu.core.errors import Failure, UserError
+
+if TYPE_CHECKING:
+    from sengu.load.engine import LoadConfig, Request
+    from sengu.load.result import Result
+    from sengu.load.schedule import Schedule
+
+app = typer.Typer(
+    help=(
+        "Load testing and capacity planning: replay production traffic at a controlled rate, find the\n"
+        "knee, size the pods.\n\n"
+        "\b\n"
+        "  sengu load scenario access.log.gz -o scenario.yaml\n"
+        "  sengu load run --target http://127.0.0.1:8000 --scenario scenario.yaml --rate 500 --duration 1m\n"
+        "  sengu load step --target http://127.0.0.1:8000 --scenario scenario.yaml --start 100 --factor 1.5\n"
+        "  sengu load capacity --knee 1800 --pods 2 --pod-cpu 1 --pod-memory 2Gi --peak 12000\n\n"
+        "Open model: requests are released on a schedule and every latency counts from the request's\n"
+        "intended start, so a server stall shows up instead of slowing the generator down."
+    ),
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+TargetOpt = Annotated[
+    str,
+    typer.Option("--target", "-t", help="Base URL the load goes to, e.g. http://127.0.0.1:8000.", show_default=False),
+]
+ScenarioOpt = Annotated[
+    Path | None,
+    typer.Option("--scenario", "-s", help="Scenario file from `sengu load scenario`.", show_default=False),
+]
+PathOpt = Annotated[
+    str | None,
+    typer.Option("--path", help="Without a scenario: GET this path on the target (default /).", show_default=False),
+]
+ConnectionsOpt = Annotated[
+    int, typer.Option("--connections", "-c", help="Keep-alive connections, at most (all workers together).")
+]
+WorkersOpt = Annotated[int, typer.Option("--workers", "-w", help="Generator processes (one per core).")]
+TimeoutOpt = Annotated[str, typer.Option("--timeout", help="Per request, and for connecting.")]
+HeaderOpt = Annotated[
+    list[str] | None,
+    typer.Option("--header", "-H", help="'Name: value' added to every request; repeatable.", show_default=False),
+]
+JsonOpt = Annotated[
+    Path | None, typer.Option("--json", help="Write the result as JSON to FILE ('-': stdout).", show_default=False)
+]
+ReportOpt = Annotated[
+    Path | None, typer.Option("--report", help="Write a self-contained HTML report to FILE.", show_default=False)
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the request mix drawn from the scenario.")]
+InsecureOpt = Annotated[bool, typer.Option("--insecure", help="https without checking the certificate.")]
+
+
+@dataclass
+class _Common:
+    target: str
+    requests: list[Request]
+    connections: int
+    timeout_s: float
+    headers: list[tuple[str, str]]
+    insecure: bool
+
+
+@app.command()
+def scenario(
+    logs: Annotated[list[Path], typer.Argument(help="Access logs, plain or .gz.", show_default=False)],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Scenario file to write ('-': stdout).", show_default=False)
+    ],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            "-f",
+            help="auto, combined, common, alb, or nginx:'<log_format string>' (single-quote it: the shell "
+            "expands $names in double quotes).",
+        ),
+    ] = "auto",
+    include_methods: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--include-methods",
+            help="Replay these methods too (GET and HEAD always); comma-separated or repeated; * for all.",
+            show_default=False,
+        ),
+    ] = None,
+    name: Annotated[str | None, typer.Option("--name", help="Scenario name (default: from the files).")] = None,
+    samples: Annotated[int, typer.Option("--samples", help="Real values kept per placeholder.")] = 100,
+    max_endpoints: Annotated[int, typer.Option("--max-endpoints", help="Most requested endpoints kept.")] = 500,
+    seed: SeedOpt = 0,
+) -> None:
+    """Build a load scenario from access logs: endpoints as weighted templates (/n/{id}) with sampled
+    real values, the status and latency mix, and the observed rate over time.
+
+    Only GET and HEAD are kept unless --include-methods says otherwise (logs hold no request bodies).
+    Unparseable lines are counted and shown, never fatal.
+
+    Example: sengu load scenario /var/log/nginx/access.log* -o scenario.yaml
+    """
+    from sengu.load.scenario import build_scenario, scenario_yaml, write_scenario
+
+    methods = [m.strip() for item in include_methods or [] for m in item.split(",") if m.strip()]
+    built, report = build_scenario(
+        [str(p) for p in logs], fmt, methods, name=name, seed=seed, samples=samples, max_endpoints=max_endpoints
+    )
+    for line in report.summary():
+        typer.echo(line, err=True)
+    if str(output) == "-":
+        sys.stdout.write(scenario_yaml(built))
+    else:
+        write_scenario(built, output)
+        typer.echo(f"wrote {output}: {len(built.spec.endpoints)} endpoints", err=True)
+
+
+@app.command()
+def run(
+    target: TargetOpt,
+    rate: Annotated[
+        str,
+        typer.Option(
+            "--rate",
+            "-r",
+            help="Requests/s to offer (open model), or 'max': each connection sends its next request as soon "
+            "as the last is answered (closed model, raw throughput; latency then hides server stalls).",
+            show_default=False,
+        ),
+    ],
+    scenario_file: ScenarioOpt = None,
+    path: PathOpt = None,
+    duration: Annotated[str, typer.Option("--duration", "-d", help="How long to measure, e.g. 30s, 5m.")] = "30s",
+    ramp: Annotated[
+        str | None,
+        typer.Option(
+            "--ramp", help="Rise from 0 to --rate over this long first (counted in the run).", show_default=False
+        ),
+    ] = None,
+    steps: Annotated[
+        str | None,
+        typer.Option(
+            "--steps", help="Rates one after the other, e.g. 100,200,400; each lasts --duration.", show_default=False
+        ),
+    ] = None,
+    warmup: Annotated[str, typer.Option("--warmup", help="Run this long before measuring.")] = "0s",
+    connections: ConnectionsOpt = 64,
+    workers: WorkersOpt = 1,
+    timeout: TimeoutOpt = "10s",
+    header: HeaderOpt = None,
+    json_out: JsonOpt = None,
+    report: ReportOpt = None,
+    influx: Annotated[
+        str | None,
+        typer.Option(
+            "--influx", help="Also write the result to InfluxDB at this URL (line protocol).", show_default=False
+        ),
+    ] = None,
+    influx_bucket: Annotated[
+        str | None, typer.Option("--influx-bucket", help="InfluxDB 2 bucket.", show_default=False)
+    ] = None,
+    influx_org: Annotated[
+        str | None, typer.Option("--influx-org", help="InfluxDB 2 organization.", show_default=False)
+    ] = None,
+    influx_token_env: Annotated[
+        str | None,
+        typer.Option("--influx-token-env", help="Environment variable holding the InfluxDB token.", show_default=False),
+    ] = None,
+    influx_db: Annotated[
+        str | None, typer.Option("--influx-db", help="InfluxDB 1 database.", show_default=False)
+    ] = None,
+    max_p99: Annotated[
+        float | None, typer.Option("--max-p99", help="Fail (exit 1) when p99 latency is over MS.", show_default=False)
+    ] = None,
+    max_error_rate: Annotated[
+        str | None,
+        typer.Option(
+            "--max-error-rate", help="Fail (exit 1) when errors are over this share, e.g. 1%.", show_default=False
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            help="I/N: start at part I of N of the request list (pods of a distributed run).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: SeedOpt = 0,
+    insecure: InsecureOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+) -> None:
+    """Send load to a target and measure it.
+
+    The open model releases requests on a schedule (constant --rate, --ramp, or --steps) and times every
+    request from its intended start: a server stall shows as latency, not as a slower generator. Send
+    lag (the generator late) and service time are reported apart; due requests that find the bounded
+    backlog full are counted as overflow, never dropped silently. The generator warns when it, not the
+    server, is the bottleneck. Every run stops by itself.
+
+    Example: sengu load run -t http://127.0.0.1:8000 -s scenario.yaml --rate 500 --duration 1m --report r.html
+    """
+    from sengu.load import schedule as schedules
+    from sengu.load.engine import LoadConfig
+    from sengu.load.step import Slo
+
+    common = _common(target, scenario_file, path, connections, timeout, header, insecure, seed, shard)
+    measure_s = _seconds(duration, "--duration")
+    schedule: Schedule | None = None
+    if rate.strip().lower() == "max":
+        if ramp or steps:
+            raise UserError("--ramp and --steps need an offered --rate, not max")
+    else:
+        target_rate = _rate(rate)
+        if steps:
+            schedule = schedules.steps([_rate(r) for r in steps.split(",")], measure_s)
+        elif ramp:
+            schedule = schedules.ramp(target_rate, _seconds(ramp, "--ramp"), measure_s)
+        else:
+            schedule = schedules.constant(target_rate, measure_s)
+    config = LoadConfig(
+        target=common.target,
+        requests=common.requests,
+        schedule=schedule,
+        duration_s=measure_s if schedule is None else None,
+        connections=common.connections,
+        timeout_s=common.timeout_s,
+        headers=common.headers,
+        warmup_s=_seconds(warmup, "--warmup", zero=True),
+        insecure=common.insecure,
+    )
+    slo = Slo(max_p99_ms=max_p99, max_error_rate=_share(max_error_rate), min_achieved_ratio=None)
+    result = _measure(config, workers, quiet=quiet or json_out == Path("-"))
+    _print_summary(result)
+    _write_outputs(result, json_out, report, title=f"sengu load run: {common.target}")
+    if influx:
+        _influx(result, influx, bucket=influx_bucket, org=influx_org, token_env=influx_token_env, db=influx_db)
+    if max_p99 is not None or max_error_rate is not None:
+        from sengu.load.step import slo_breaches
+
+        if breaches := slo_breaches(result, slo):
+            raise Failure("thresholds broken: " + "; ".join(breaches))
+
+
+@app.command()
+def step(
+    target: TargetOpt,
+    start: Annotated[float, typer.Option("--start", help="First offered rate (requests/s).", show_default=False)],
+    max_rate: Annotated[float, typer.Option("--max-rate", help="Highest rate to try.", show_default=False)],
+    scenario_file: ScenarioOpt = None,
+    path: PathOpt = None,
+    by: Annotated[
+        float | None, typer.Option("--step", help="Add this much each step (linear).", show_default=False)
+    ] = None,
+    factor: Annotated[
+        float | None, typer.Option("--factor", help="Multiply by this each step (geometric).", show_default=False)
+    ] = None,
+    step_duration: Annotated[str, typer.Option("--step-duration", help="How long each step is measured.")] = "30s",
+    warmup: Annotated[str, typer.Option("--warmup", help="Warm-up before each step.")] = "5s",
+    slo_p99: Annotated[float, typer.Option("--slo-p99", help="SLO: p99 latency at most MS.")] = 500.0,
+    slo_errors: Annotated[str, typer.Option("--slo-errors", help="SLO: errors at most this share.")] = "1%",
+    slo_achieved: Annotated[
+        str, typer.Option("--slo-achieved", help="SLO: achieved rate at least this share of the offered.")
+    ] = "99%",
+    refine: Annotated[
+        int, typer.Option("--refine", help="Bisection rounds between the last good and first bad rate.")
+    ] = 0,
+    connections: ConnectionsOpt = 256,
+    workers: WorkersOpt = 1,
+    timeout: TimeoutOpt = "10s",
+    header: HeaderOpt = None,
+    json_out: JsonOpt = None,
+    report: ReportOpt = None,
+    seed: SeedOpt = 0,
+    insecure: InsecureOpt = False,
+) -> None:
+    """Raise the offered rate step by step until the SLO breaks, and report the knee: the highest rate
+    held within the SLO (p99, errors, achieved vs offered), and what broke after it.
+
+    Example: sengu load step -t http://127.0.0.1:8000 -s scenario.yaml --start 100 --factor 1.5 --max-rate 5000
+    """
+    import asyncio
+
+    from sengu.load import schedule as schedules
+    from sengu.load.engine import LoadConfig
+    from sengu.load.step import Slo, find_knee, format_knee
+
+    if (by is None) == (factor is None):
+        raise UserError("give exactly one of --step (add each time) or --factor (multiply each time)")
+    common = _common(target, scenario_file, path, connections, timeout, header, insecure, seed, None)
+    measure_s = _seconds(step_duration, "--step-duration")
+    warm_s = _seconds(warmup, "--warmup", zero=True)
+    slo = Slo(max_p99_ms=slo_p99, max_error_rate=_share(slo_errors), min_achieved_ratio=_share(slo_achieved))
+
+    async def one(rate: float) -> Result:
+        config = LoadConfig(
+            target=common.target,
+            requests=common.requests,
+            schedule=schedules.constant(rate, measure_s),
+            connections=common.connections,
+            timeout_s=common.timeout_s,
+            headers=common.headers,
+            warmup_s=warm_s,
+            insecure=common.insecure,
+        )
+        typer.echo(f"step: offering {rate:,.0f} requests/s for {measure_s:g} s", err=True)
+        return await asyncio.to_thread(_measure, config, workers, quiet=True)
+
+    knee = asyncio.run(find_knee(one, start=start, max_rate=max_rate, slo=slo, step=by, factor=factor, refine=refine))
+    typer.echo(format_knee(knee))
+    results = [s.result for s in sorted(knee.steps, key=lambda s: s.rate)]
+    if json_out is not None:
+        doc = {
+            "knee": knee.rate,
+            "broke_at": knee.broke_at,
+            "broke_by": list(knee.broke_by),
+            "steps": [
+                {"rate": s.rate, "ok": s.ok, "reasons": list(s.reasons), "result": s.result.to_json()}
+                for s in knee.steps
+            ],
+        }
+        _write_json(doc, json_out)
+    if report is not None:
+        from sengu.load.report import render_html
+
+        report.write_text(render_html(results, title=f"sengu load step: {common.target}", knee=knee), encoding="utf-8")
+        typer.echo(f"wrote {report}", err=True)
+    if knee.rate is None:
+        raise Failure("no knee: the first step already broke the SLO; start lower")
+
+
+@app.command()
+def capacity(
+    knee: Annotated[
+        float, typer.Option("--knee", help="Knee measured (requests/s), e.g. by `sengu load step`.", show_default=False)
+    ],
+    pods: Annotated[int, typer.Option("--pods", help="Pods the knee was measured on.", show_default=False)],
+    pod_cpu: Annotated[str, typer.Option("--pod-cpu", help="CPU of each pod: 500m, 1, 2.", show_default=False)],
+    pod_memory: Annotated[
+        str, typer.Option("--pod-memory", help="Memory of each pod: 512Mi, 2Gi.", show_default=False)
+    ],
+    peak: Annotated[float, typer.Option("--peak", help="Peak requests/s to serve.", show_default=False)],
+    headroom: Annotated[str, typer.Option("--headroom", help="Spare capacity above the peak.")] = "30%",
+    baseline_knee: Annotated[
+        float | None, typer.Option("--baseline-knee", help="The old fleet's knee (requests/s).", show_default=False)
+    ] = None,
+    baseline_instances: Annotated[
+        int | None,
+        typer.Option("--baseline-instances", help="How many instances the old fleet has.", show_default=False),
+    ] = None,
+    baseline_type: Annotated[
+        str | None, typer.Option("--baseline-type", help="Their type, e.g. c5.xlarge.", show_default=False)
+    ] = None,
+    baseline_vcpu: Annotated[
+        str | None, typer.Option("--baseline-vcpu", help="vCPU per instance.", show_default=False)
+    ] = None,
+    baseline_memory: Annotated[
+        str | None, typer.Option("--baseline-memory", help="Memory per instance, e.g. 8Gi.", show_default=False)
+    ] = None,
+    output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
+) -> None:
+    """Pods needed for a peak, from a knee measured on N pods of one size, with headroom; and, given the
+    old fleet's knee and size, how many pods of which size match it.
+
+    Assumes throughput grows linearly with pods (true while the database and the rest keep up: measure
+    again at the size you plan).
+
+    Example: sengu load capacity --knee 1800 --pods 2 --pod-cpu 1 --pod-memory 2Gi --peak 12000
+             --baseline-knee 9000 --baseline-instances 8 --baseline-type c5.xlarge
+             --baseline-vcpu 4 --baseline-memory 8Gi
+    """
+    from sengu.load.capacity import Baseline, format_plan, plan
+
+    given = [baseline_knee, baseline_instances, baseline_type, baseline_vcpu, baseline_memory]
+    base = None
+    if any(v is not None for v in given):
+        if any(v is None for v in given):
+            raise UserError(
+                "a baseline needs all of --baseline-knee, --baseline-instances, --baseline-type, --baseline-vcpu "
+                "and --baseline-memory"
+            )
+        assert baseline_knee is not None and baseline_instances is not None and baseline_type is not None
+        assert baseline_vcpu is not None and baseline_memory is not None
+        base = Baseline(baseline_knee, baseline_instances, baseline_type, baseline_vcpu, baseline_memory)
+    share = _share(headroom)
+    assert share is not None
+    made = plan(knee, pods, pod_cpu, pod_memory, peak, headroom=share, baseline=base)
+    if output == "json":
+        from dataclasses import asdict
+
+        typer.echo(json.dumps(asdict(made), indent=2, default=str))
+    elif output == "text":
+        typer.echo(format_plan(made))
+    else:
+        raise UserError(f"--output must be text or json, not {output!r}")
+
+
+@app.command("render-job")
+def render_job(
+    name: Annotated[str, typer.Option("--name", help="Job name (a DNS label).", show_default=False)],
+    image: Annotated[str, typer.Option("--image", help="An image with sengu installed.", show_default=False)],
+    target: TargetOpt,
+    rate: Annotated[str, typer.Option("--rate", help="Requests/s for all pods together, or max.", show_default=False)],
+    pods: Annotated[int, typer.Option("--pods", help="Worker pods (an Indexed Job's completions).")] = 4,
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the Job.")] = "default",
+    scenario_file: ScenarioOpt = None,
+    duration: Annotated[str, typer.Option("--duration", "-d", help="How long each pod measures.")] = "5m",
+    processes_per_pod: Annotated[int, typer.Option("--processes-per-pod", help="Generator processes per pod.")] = 1,
+    cpu: Annotated[
+        str | None, typer.Option("--cpu", help="CPU of each pod (default: one per process).", show_default=False)
+    ] = None,
+    memory: Annotated[str, typer.Option("--memory", help="Memory of each pod.")] = "512Mi",
+) -> None:
+    """Print a Kubernetes Indexed Job (and the scenario's ConfigMap) that runs a load test from many pods,
+    each offering its share of the rate; every pod stops by itself (activeDeadlineSeconds). Apply it with
+    kubectl; each pod prints its JSON result, which `sengu load merge` combines.
+
+    Example: sengu load render-job --name spike --image ghcr.io/me/sengu:1 -t http://web.shop --rate 20000
+             --pods 8 -s s.yaml
+    """
+    from sengu.load.kube import render_job as render
+    from sengu.load.kube import to_yaml
+
+    objs = render(
+        name=name,
+        namespace=namespace,
+        image=image,
+        workers=pods,
+        target=target,
+        rate="max" if rate.strip().lower() == "max" else _rate(rate),
+        duration_s=_seconds(duration, "--duration"),
+        scenario=scenario_file.read_text(encoding="utf-8") if scenario_file else None,
+        processes_per_pod=processes_per_pod,
+        cpu=cpu,
+        memory=memory,
+    )
+    sys.stdout.write(to_yaml(objs))
+
+
+# --- shared pieces ------------------------------------------------------------------------------------
+def _common(
+    target: str,
+    scenario_file: Path | None,
+    path: str | None,
+    connections: int,
+    timeout: str,
+    header: list[str] | None,
+    insecure: bool,
+    seed: int,
+    shard: str | None,
+) -> _Common:
+    from sengu.load.engine import Request, Target
+
+    parsed = Target.parse(target)
+    if scenario_file is not None and path is not None:
+        raise UserError("give --scenario or --path, not both")
+    if scenario_file is not None:
+        from sengu.load.scenario import requests as draw
+        from sengu.load.spec import read_scenario
+
+        drawn = draw(read_scenario(scenario_file), seed=seed, count=REQUEST_POOL)
+        requests = [Request(endpoint, method, where) for endpoint, method, where in drawn]
+    else:
+        where = path or "/"
+        if not where.startswith("/"):
+            raise UserError(f"--path {where!r} must start with /")
+        requests = [Request(f"GET {where}", "GET", where)]
+    if not requests:
+        raise UserError(f"{scenario_file}: the scenario has no endpoint with a weight")
+    if shard is not None:
+        index, count = _shard(shard)
+        offset = len(requests) * index // count
+        requests = requests[offset:] + requests[:offset]
+    headers = []
+    for item in header or []:
+        key, sep, value = item.partition(":")
+        if not sep or not key.strip():
+            raise UserError(f"--header {item!r}: write it as 'Name: value'")
+        headers.append((key.strip(), value.strip()))
+    return _Common(parsed.url, requests, connections, _seconds(timeout, "--timeout"), headers, insecure)
+
+
+REQUEST_POOL = 10_000  # requests drawn from the scenario and cycled through: enough to hold the mix
+
+
+def _measure(config: LoadConfig, workers: int, *, quiet: bool) -> Result:
+    from sengu.load import workers as pool
+
+    config.validate()
+    if workers < 1:
+        raise UserError(f"--workers must be at least 1, not {workers}")
+    if quiet:
+        return pool.run(config, workers)
+    from sengu.load.live import LiveDisplay
+
+    offered = config.schedule.mean_rate if config.schedule is not None else None
+    with LiveDisplay(mode=config.mode, target=config.target) as live:
+
+        def progress(p: Any) -> None:
+            totals = {
+                "requests": p.requests,
+                "errors": p.errors,
+                "overflow": p.overflow,
+                "duration_s": p.duration_s,
+                "elapsed_s": p.second.t + 1,
+                "in_flight": p.in_flight,
+                "backlog": p.backlog,
+                "offered_rate": offered,
+            }
+            live.update(p.second, totals)
+
+        return pool.run(config, workers, progress)
+
+
+def _print_summary(result: Result) -> None:
+    from sengu.load.step import fmt_ms, fmt_pct, fmt_rate
+
+    mode = "open model" if result.mode == "open" else "closed model (--rate max): latency hides server stalls"
+    lat, lag, svc = result.latency_ms, result.send_lag_ms, result.service_ms
+    offered = f"offered {fmt_rate(result.offered_rate)}, " if result.offered_rate is not None else ""
+    lines = [
+        f"{result.target}: {mode}, {result.duration_s:g} s, {result.workers} worker(s), "
+        f"{result.connections} connections",
+        f"  {offered}achieved {fmt_rate(result.achieved_rate)}; {result.requests:,} requests, "
+        f"{result.errors:,} errors ({fmt_pct(result.error_rate)}), overflow {result.overflow:,}",
+        f"  latency   p50 {fmt_ms(lat.p50)}  p90 {fmt_ms(lat.p90)}  p99 {fmt_ms(lat.p99)}  "
+        f"p99.9 {fmt_ms(lat.p999)}  max {fmt_ms(lat.max)}",
+        f"  service   p50 {fmt_ms(svc.p50)}  p99 {fmt_ms(svc.p99)};  "
+        f"send lag p50 {fmt_ms(lag.p50)}  p99 {fmt_ms(lag.p99)}",
+    ]
+    if result.statuses:
+        lines.append("  statuses  " + ", ".join(f"{k}: {v:,}" for k, v in sorted(result.statuses.items())))
+    if result.error_classes:
+        lines.append("  errors    " + ", ".join(f"{k}: {v:,}" for k, v in sorted(result.error_classes.items())))
+    lines.extend(f"  warning: {w}" for w in result.warnings)
+    typer.echo("\n".join(lines), err=True)
+
+
+def _write_outputs(result: Result, json_out: Path | None, report: Path | None, *, title: str) -> None:
+    if json_out is not None:
+        _write_json(result.to_json(), json_out)
+    if report is not None:
+        from sengu.load.report import render_html
+
+        report.write_text(render_html([result], title=title), encoding="utf-8")
+        typer.echo(f"wrote {report}", err=True)
+
+
+def _write_json(doc: dict[str, Any], where: Path) -> None:
+    text = json.dumps(doc, indent=2) + "\n"
+    if str(where) == "-":
+        sys.stdout.write(text)
+    else:
+        where.write_text(text, encoding="utf-8")
+
+
+def _influx(
+    result: Result, url: str, *, bucket: str | None, org: str | None, token_env: str | None, db: str | None
+) -> None:
+    import asyncio
+    import os
+
+    from sengu.load import influx
+
+    token = None
+    if token_env is not None:
+        token = os.environ.get(token_env)
+        if token is None:
+            raise UserError(f"--influx-token-env: the environment variable {token_env} is not set")
+    written = asyncio.run(influx.write(url, influx.lines(result), token=token, org=org, bucket=bucket, db=db))
+    typer.echo(f"wrote {written} points to InfluxDB", err=True)
+
+
+def _seconds(text: str, option: str, *, zero: bool = False) -> float:
+    from sengu.core.duration import parse_seconds
+
+    return parse_seconds(text, what=option, zero=zero)
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text.strip().replace(",", "").replace("_", ""))
+    except ValueError:
+        raise UserError(f"{text!r} is not a rate: give requests per second, e.g. 500") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UserError(f"a rate must be a positive number of requests per second, not {text!r}")
+    return value
+
+
+def _share(text: str | None) -> float | None:
+    """'1%' or '0.01' → 0.01; None stays None."""
+    if text is None:
+        return None
+    raw = text.strip()
+    try:
+        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+    except ValueError:
+        raise UserError(f"{text!r} is not a share: write e.g. 1% or 0.01") from None
+    if not 0 <= value <= 1:
+        raise UserError(f"{text!r} is not a share between 0% and 100%")
+    return value
+
+
+def _shard(text: str) -> tuple[int, int]:
+    index, sep, count = text.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise UserError(f"--shard {text!r}: write I/N, e.g. 0/4") from None
+    if not sep or n < 1 or not 0 <= i < n:
+        raise UserError(f"--shard {text!r}: I must be from 0 to N-1")
+    return i, n
