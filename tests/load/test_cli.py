@@ -135,3 +135,30 @@ def test_a_missing_scenario_and_a_bad_target_name_the_place(tmp_path: Path) -> N
     assert missing.returncode == 2 and "nope.yaml" in missing.stderr
     target = sengu("load", "run", "-t", "ftp://127.0.0.1", "--rate", "1")
     assert target.returncode == 2 and "--target" in target.stderr
+
+
+def test_parts_of_several_generators_merge_exactly(tmp_path: Path, server: ServerProcess) -> None:
+    logs = []
+    for i in range(2):
+        log = tmp_path / f"pod-{i}.log"
+        ran = sengu(
+            "load", "run", "-t", server.url, "--rate", "100", "--duration", "1s", "-q", "--shard", f"{i}/2",
+            "--parts", "-", "--json", str(tmp_path / f"pod-{i}.json"),
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        log.write_text(f"some warning before\n{ran.stdout}a line after\n")  # what a pod's log looks like
+        logs.append(log)
+    singles = [json.loads((tmp_path / f"pod-{i}.json").read_text()) for i in range(2)]
+    merged = sengu("load", "merge", *map(str, logs), "--json", str(tmp_path / "all.json"), "--max-p99", "5000")
+    assert merged.returncode == 0, merged.stderr
+    result = json.loads((tmp_path / "all.json").read_text())
+    assert result["requests"] == sum(s["requests"] for s in singles)
+    assert result["workers"] == 2 and result["latency_ms"]["count"] == sum(s["latency_ms"]["count"] for s in singles)
+    assert result["latency_ms"]["max"] == max(s["latency_ms"]["max"] for s in singles)
+    assert min(s["latency_ms"]["p50"] for s in singles) <= result["latency_ms"]["p50"]
+    assert result["latency_ms"]["p50"] <= max(s["latency_ms"]["p50"] for s in singles)
+
+    garbage = tmp_path / "garbage.log"
+    garbage.write_text("Traceback (most recent call last):\nKilled\n")
+    bad = sengu("load", "merge", str(logs[0]), str(garbage))
+    assert bad.returncode == 2 and "garbage.log" in bad.stderr and "--parts" in bad.stderr

@@ -3,7 +3,6 @@ Kubernetes schemas, the rate split between pods, every run bounded by a deadline
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
@@ -11,9 +10,8 @@ import pytest
 import yaml
 
 from sengu.core import kschema
-from sengu.core.errors import Failure, UserError
+from sengu.core.errors import UserError
 from sengu.load import kube
-from sengu.load.result import Latency, Result
 
 SCENARIO = """\
 apiVersion: sengu.dev/v1alpha1
@@ -101,7 +99,7 @@ def test_the_job_is_indexed_bounded_and_not_retried() -> None:
     assert container["args"][:2] == ["load", "run"]
     assert option(container["args"], "--target") == "http://web.shop.svc.cluster.local:8080"
     assert option(container["args"], "--duration") == "90s"
-    assert option(container["args"], "--json") == "/dev/stdout"
+    assert option(container["args"], "--parts") == "-"
     assert "--workers" not in container["args"]  # one process per pod unless asked
 
 
@@ -259,40 +257,3 @@ def test_yaml_round_trips_and_shows_the_scenario_as_written() -> None:
     assert list(yaml.safe_load_all(text)) == objs
     assert "scenario.yaml: |\n    apiVersion: sengu.dev/v1alpha1\n    kind: LoadScenario\n" in text
     assert text.index("kind: ConfigMap") < text.index("kind: Job")
-
-
-# --- collecting results ---------------------------------------------------------------------------------
-def result_json() -> dict[str, Any]:
-    lat = Latency(count=5000, mean=3.1, p50=2.5, p90=4.0, p99=9.5, p999=20.0, max=31.0)
-    result = Result(
-        mode="open",
-        target="http://web",
-        duration_s=30.0,
-        offered_rate=250.0,
-        achieved_rate=249.8,
-        requests=7494,
-        errors=2,
-        latency_ms=lat,
-        service_ms=lat,
-        send_lag_ms=Latency(),
-        statuses={"200": 7490, "404": 2},
-        warnings=["a {brace} in a warning"],
-    )
-    return result.to_json()
-
-
-def test_a_result_is_found_among_other_log_lines() -> None:
-    data = result_json()
-    pretty = json.dumps(data, indent=2)
-    log = f"warning: scenario has 3 endpoints\n{{not json\n{pretty}\nworker 2: done\n"
-    found = kube.result_from_log(log.encode(), pod="spring-sale-2-x7k2p")
-    assert found == data
-    assert Result.from_json(found).requests == 7494
-    one_line = json.dumps(data | {"requests": 1})
-    assert kube.result_from_log(f"{pretty}\n{one_line}\n")["requests"] == 1  # the last result wins
-
-
-@pytest.mark.parametrize("log", ["", "Traceback (most recent call last):\n  ...\nKilled\n", '{"mode": "open"}\n'])
-def test_a_log_without_a_result_is_a_failure(log: str) -> None:
-    with pytest.raises(Failure, match="spring-sale-0-abcde printed no load result"):
-        kube.result_from_log(log, pod="spring-sale-0-abcde")

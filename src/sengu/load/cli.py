@@ -193,6 +193,14 @@ def run(
             "--max-error-rate", help="Fail (exit 1) when errors are over this share, e.g. 1%.", show_default=False
         ),
     ] = None,
+    parts_out: Annotated[
+        Path | None,
+        typer.Option(
+            "--parts",
+            help="Also write what was measured, histograms included, to FILE ('-': stdout) for `sengu load merge`.",
+            show_default=False,
+        ),
+    ] = None,
     shard: Annotated[
         str | None,
         typer.Option(
@@ -217,7 +225,6 @@ def run(
     """
     from sengu.load import schedule as schedules
     from sengu.load.engine import LoadConfig
-    from sengu.load.step import Slo
 
     common = _common(target, scenario_file, path, connections, timeout, header, insecure, seed, shard)
     measure_s = _seconds(duration, "--duration")
@@ -244,17 +251,13 @@ def run(
         warmup_s=_seconds(warmup, "--warmup", zero=True),
         insecure=common.insecure,
     )
-    slo = Slo(max_p99_ms=max_p99, max_error_rate=_share(max_error_rate), min_achieved_ratio=None)
-    result = _measure(config, workers, quiet=quiet or json_out == Path("-"))
+    _share(max_error_rate)  # a bad threshold is an error before the run, not after it
+    result = _measure(config, workers, quiet=quiet or Path("-") in (json_out, parts_out), parts_out=parts_out)
     _print_summary(result)
     _write_outputs(result, json_out, report, title=f"sengu load run: {common.target}")
     if influx:
         _influx(result, influx, bucket=influx_bucket, org=influx_org, token_env=influx_token_env, db=influx_db)
-    if max_p99 is not None or max_error_rate is not None:
-        from sengu.load.step import slo_breaches
-
-        if breaches := slo_breaches(result, slo):
-            raise Failure("thresholds broken: " + "; ".join(breaches))
+    _check_thresholds(result, max_p99, max_error_rate)
 
 
 @app.command()
@@ -345,6 +348,37 @@ def step(
 
 
 @app.command()
+def merge(
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="`--parts` files, or the logs of a distributed run's pods.", show_default=False),
+    ],
+    json_out: JsonOpt = None,
+    report: ReportOpt = None,
+    max_p99: Annotated[
+        float | None, typer.Option("--max-p99", help="Fail (exit 1) when p99 latency is over MS.", show_default=False)
+    ] = None,
+    max_error_rate: Annotated[
+        str | None,
+        typer.Option("--max-error-rate", help="Fail (exit 1) when errors are over this share.", show_default=False),
+    ] = None,
+) -> None:
+    """Merge what several generators measured into one result, exactly: histograms are added, so the
+    percentiles are those of every request (not averages of percentiles). Thresholds are checked on the
+    merged result.
+
+    Example (a distributed run): for p in $(kubectl get pods -l job-name=spike -o name); do
+             kubectl logs $p > ${p#pod/}.log; done; sengu load merge *.log --report spike.html
+    """
+    from sengu.load.merge import merge_files
+
+    result = merge_files(files)
+    _print_summary(result)
+    _write_outputs(result, json_out, report, title=f"sengu load merge: {result.target}")
+    _check_thresholds(result, max_p99, max_error_rate)
+
+
+@app.command()
 def capacity(
     knee: Annotated[
         float, typer.Option("--knee", help="Knee measured (requests/s), e.g. by `sengu load step`.", show_default=False)
@@ -428,7 +462,7 @@ def render_job(
 ) -> None:
     """Print a Kubernetes Indexed Job (and the scenario's ConfigMap) that runs a load test from many pods,
     each offering its share of the rate; every pod stops by itself (activeDeadlineSeconds). Apply it with
-    kubectl; each pod prints its JSON result, which `sengu load merge` combines.
+    kubectl; each pod prints what it measured to its log, which `sengu load merge` combines exactly.
 
     Example: sengu load render-job --name spike --image ghcr.io/me/sengu:1 -t http://web.shop --rate 20000
              --pods 8 -s s.yaml
@@ -498,17 +532,29 @@ def _common(
 REQUEST_POOL = 10_000  # requests drawn from the scenario and cycled through: enough to hold the mix
 
 
-def _measure(config: LoadConfig, workers: int, *, quiet: bool) -> Result:
+def _measure(config: LoadConfig, workers: int, *, quiet: bool, parts_out: Path | None = None) -> Result:
     from sengu.load import workers as pool
+    from sengu.load.engine import build_result
 
     config.validate()
     if workers < 1:
         raise UserError(f"--workers must be at least 1, not {workers}")
+    offered = config.schedule.mean_rate if config.schedule is not None else None
     if quiet:
-        return pool.run(config, workers)
+        parts, warnings = pool.run_parts(config, workers)
+    else:
+        parts, warnings = _measure_live(config, workers, offered)
+    if parts_out is not None:
+        from sengu.load.merge import parts_json
+
+        _write_text(parts_json(parts, warnings) + "\n", parts_out)
+    return build_result(parts, warnings, offered_rate=offered)
+
+
+def _measure_live(config: LoadConfig, workers: int, offered: float | None) -> tuple[list[Any], list[str]]:
+    from sengu.load import workers as pool
     from sengu.load.live import LiveDisplay
 
-    offered = config.schedule.mean_rate if config.schedule is not None else None
     with LiveDisplay(mode=config.mode, target=config.target) as live:
 
         def progress(p: Any) -> None:
@@ -524,7 +570,18 @@ def _measure(config: LoadConfig, workers: int, *, quiet: bool) -> Result:
             }
             live.update(p.second, totals)
 
-        return pool.run(config, workers, progress)
+        return pool.run_parts(config, workers, progress)
+
+
+def _check_thresholds(result: Result, max_p99: float | None, max_error_rate: str | None) -> None:
+    """--max-p99 / --max-error-rate: exit 1 naming what broke (for CI)."""
+    if max_p99 is None and max_error_rate is None:
+        return
+    from sengu.load.step import Slo, slo_breaches
+
+    slo = Slo(max_p99_ms=max_p99, max_error_rate=_share(max_error_rate), min_achieved_ratio=None)
+    if breaches := slo_breaches(result, slo):
+        raise Failure("thresholds broken: " + "; ".join(breaches))
 
 
 def _print_summary(result: Result) -> None:
@@ -562,9 +619,13 @@ def _write_outputs(result: Result, json_out: Path | None, report: Path | None, *
 
 
 def _write_json(doc: dict[str, Any], where: Path) -> None:
-    text = json.dumps(doc, indent=2) + "\n"
+    _write_text(json.dumps(doc, indent=2) + "\n", where)
+
+
+def _write_text(text: str, where: Path) -> None:
     if str(where) == "-":
         sys.stdout.write(text)
+        sys.stdout.flush()
     else:
         where.write_text(text, encoding="utf-8")
 

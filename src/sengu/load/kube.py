@@ -4,7 +4,7 @@
 with `completionMode: Indexed` and `completions = parallelism = N`. Each pod runs
 
     sengu load run --target URL --scenario /scenario/scenario.yaml --rate R/N --duration D \\
-        --shard $(SENGU_LOAD_INDEX)/N --json /dev/stdout [extra args]
+        --shard $(SENGU_LOAD_INDEX)/N --parts - [extra args]
 
 so the pods together offer the total rate R, each starting at its own place in the request list (the
 index comes from the pod's `batch.kubernetes.io/job-completion-index` annotation, set by Kubernetes).
@@ -15,9 +15,9 @@ offering less. Pods prefer different nodes (one node's NIC and CPU are what a si
 of), and ask for CPU and memory with requests equal to limits, so a pod is not throttled below what it
 was sized for without it showing.
 
-The coordinator (the CLI) applies the objects, lists the pods by `selector(name)`, follows each pod's
-log while it runs (pod logs go with the Job after `ttlSecondsAfterFinished`), reads each worker's JSON
-result with `result_from_log`, and merges them. Thresholds (`--max-p99`, `--max-error-rate`) are the
+Each pod prints what it measured — counts and HDR histograms, one JSON line (`--parts -`) — to its log;
+the coordinator collects the logs (`kubectl logs`, before `ttlSecondsAfterFinished` takes them) and
+merges them exactly with `sengu load merge` (sengu.load.merge). Thresholds (`--max-p99`, `--max-error-rate`) are the
 coordinator's to check on the merged result, never a pod's: one pod exiting non-zero would fail the Job
 and stop every other pod.
 
@@ -26,7 +26,6 @@ Every object is checked against the official Kubernetes schema of the pinned ver
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -35,7 +34,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from sengu.core.errors import Failure, Problem, UserError
+from sengu.core.errors import Problem, UserError
 
 # How `sengu load run` is called in a pod: kept here, in one place, to follow the CLI if an option is renamed.
 RUN_COMMAND = ("load", "run")
@@ -43,17 +42,18 @@ OPT_TARGET = "--target"
 OPT_SCENARIO = "--scenario"
 OPT_RATE = "--rate"
 OPT_DURATION = "--duration"
-OPT_JSON = "--json"
+OPT_PARTS = "--parts"  # the pod prints its measurements for the coordinator to merge
 OPT_WORKERS = "--workers"  # processes in one pod
 OPT_SHARD = "--shard"  # INDEX/COUNT: where this pod starts in the request list; the rate given is its own
-JSON_OUTPUT = "/dev/stdout"
+PARTS_OUTPUT = "-"  # stdout: the pod's log
 # Options render_job sets itself, and ones a pod must not have (see the module's docstring).
 RESERVED_OPTIONS = (
     OPT_TARGET,
     OPT_SCENARIO,
     OPT_RATE,
     OPT_DURATION,
-    OPT_JSON,
+    OPT_PARTS,
+    "--json",
     OPT_WORKERS,
     OPT_SHARD,
     "--report",
@@ -192,7 +192,7 @@ def render_job(
     if processes_per_pod != 1:
         args += [OPT_WORKERS, str(processes_per_pod)]
     # Kubernetes expands $(VAR) in args from the container's env: each pod gets its own index.
-    args += [OPT_SHARD, f"$({INDEX_ENV})/{workers}", OPT_JSON, JSON_OUTPUT, *extra_args]
+    args += [OPT_SHARD, f"$({INDEX_ENV})/{workers}", OPT_PARTS, PARTS_OUTPUT, *extra_args]
 
     size = {"cpu": cpu, "memory": memory}
     container: dict[str, Any] = {
@@ -390,30 +390,6 @@ def _why_reserved(option: str) -> str:
     if option == "--report":
         return "the report is written from the merged result, not in a pod"
     return f"{option} is set by the Job itself"
-
-
-# --- collecting results ------------------------------------------------------------------------------------
-def result_from_log(log: str | bytes, *, pod: str = "") -> dict[str, Any]:
-    """The JSON result a worker printed: the last top-level JSON object in its log that looks like one.
-
-    A pod's log mixes stdout and stderr, so warnings may surround the result; the result's opening brace
-    starts a line (the object itself on one line or pretty-printed).
-    Raises Failure when there is none: the worker died or was stopped before it could print it."""
-    text = log.decode("utf-8", "replace") if isinstance(log, bytes) else log
-    decoder = json.JSONDecoder()
-    found: dict[str, Any] | None = None
-    for start in re.finditer(r"(?m)^\{", text):
-        try:
-            obj, _ = decoder.raw_decode(text, start.start())
-        except ValueError:
-            continue
-        if isinstance(obj, dict) and "mode" in obj and "requests" in obj:
-            found = obj
-    if found is None:
-        tail = text.strip().splitlines()[-1:] or ["(empty log)"]
-        where = f"pod {pod}" if pod else "the pod"
-        raise Failure(f"{where} printed no load result; its log ends with: {tail[0][:200]}")
-    return found
 
 
 # --- printing ----------------------------------------------------------------------------------------------

@@ -105,10 +105,20 @@ def run(config: LoadConfig, workers: int = 1, progress: ProgressCallback | None 
     ``workers == 1`` runs in this process. ``progress`` is called in this process about once a second.
     Raises UserError for a bad config, Failure when every worker failed.
     """
+    parts, warnings = run_parts(config, workers, progress)
+    offered = config.schedule.mean_rate if config.schedule is not None else None
+    return build_result(parts, warnings, offered_rate=offered)
+
+
+def run_parts(
+    config: LoadConfig, workers: int = 1, progress: ProgressCallback | None = None
+) -> tuple[list[Measurements], list[str]]:
+    """As `run`, but what each process measured, unmerged (histograms encoded), and the warnings: what a
+    pod of a distributed run hands its coordinator, which merges every pod's parts exactly."""
     if workers < 1:
         raise UserError(f"--workers must be at least 1, not {workers}")
     if workers == 1:
-        return build_result([measure(config, progress)])
+        return [measure(config, progress, keep_seconds=True)], []
     prepare(config)  # the user's mistakes, once and here, rather than once per worker
     if config.connections < workers:
         raise UserError(f"--connections ({config.connections}) must be at least --workers ({workers})")
@@ -132,7 +142,7 @@ class _Pool:
         self.crashed: dict[int, str] = {}
         self.merger = _ProgressMerger(progress, workers) if progress is not None else None
 
-    def run(self) -> Result:
+    def run(self) -> tuple[list[Measurements], list[str]]:
         try:
             for i in range(self.workers):
                 reader, writer = self.context.Pipe(duplex=False)
@@ -154,7 +164,7 @@ class _Pool:
             self._stop(kill=True)
             raise
         self._stop(kill=False)
-        return self._result()
+        return self._parts()
 
     def _gone(self) -> int:
         return len(self.results) + len(self.failed) + len(self.crashed)
@@ -208,7 +218,7 @@ class _Pool:
             reader.close()
         self.pipes.clear()
 
-    def _result(self) -> Result:
+    def _parts(self) -> tuple[list[Measurements], list[str]]:
         user_errors = [f for f in self.failed.values() if f.user_error]
         if user_errors:
             raise UserError(user_errors[0].message)
@@ -224,5 +234,4 @@ class _Pool:
                 f"{lost} of {self.workers} workers failed, so the result covers only {len(parts)} workers' share "
                 f"of the load: " + "; ".join(p.splitlines()[0] for p in problems)
             )
-        offered = self.config.schedule.mean_rate if self.config.schedule is not None else None
-        return build_result(parts, warnings, offered_rate=offered)
+        return parts, warnings
