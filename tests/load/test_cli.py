@@ -119,6 +119,7 @@ def test_capacity_and_render_job(tmp_path: Path) -> None:
         (["--rate", "fast"], "is not a rate"),
         (["--rate", "100", "--duration", "soon"], "--duration 'soon' is not a duration"),
         (["--rate", "max", "--ramp", "5s"], "--ramp and --steps need an offered --rate"),
+        (["--rate", "100", "--ramp", "5s"], "longer than the run"),
         (["--rate", "100", "--header", "no-colon"], "write it as 'Name: value'"),
         (["--rate", "100", "--max-error-rate", "150%"], "between 0% and 100%"),
         (["--rate", "100", "--path", "x"], "must start with /"),

@@ -234,12 +234,15 @@ def run(
             raise UserError("--ramp and --steps need an offered --rate, not max")
     else:
         target_rate = _rate(rate)
-        if steps:
-            schedule = schedules.steps([_rate(r) for r in steps.split(",")], measure_s)
-        elif ramp:
-            schedule = schedules.ramp(target_rate, _seconds(ramp, "--ramp"), measure_s)
-        else:
-            schedule = schedules.constant(target_rate, measure_s)
+        try:
+            if steps:
+                schedule = schedules.steps([_rate(r) for r in steps.split(",")], measure_s)
+            elif ramp:
+                schedule = schedules.ramp(target_rate, _seconds(ramp, "--ramp"), measure_s)
+            else:
+                schedule = schedules.constant(target_rate, measure_s)
+        except ValueError as exc:  # a schedule that cannot be: the ramp longer than the run
+            raise UserError(f"--ramp/--steps: {exc}") from None
     config = LoadConfig(
         target=common.target,
         requests=common.requests,
