@@ -27,6 +27,7 @@ BENCHES = {
     "reconcile": "bench_reconcile.py",
     "runners_intake": "bench_runners_intake.py",
     "runners_launch": "bench_runners_launch.py",
+    "load_engine": "bench_load_engine.py",
 }
 TIMEOUT_S = 300
 
