@@ -163,3 +163,28 @@ def test_parts_of_several_generators_merge_exactly(tmp_path: Path, server: Serve
     garbage.write_text("Traceback (most recent call last):\nKilled\n")
     bad = sengu("load", "merge", str(logs[0]), str(garbage))
     assert bad.returncode == 2 and "garbage.log" in bad.stderr and "--parts" in bad.stderr
+
+
+def test_influx_export_from_the_command_line(server: ServerProcess) -> None:
+    from tests.load.test_influx import FakeInflux
+
+    with FakeInflux() as influx:
+        ran = subprocess.run(
+            [
+                sys.executable, "-m", "sengu", "load", "run", "-t", server.url, "--rate", "50", "--duration", "1s",
+                "-q", "--influx", f"http://127.0.0.1:{influx.port}", "--influx-bucket", "load",
+                "--influx-org", "team", "--influx-token-env", "INFLUX_TOKEN",
+            ],
+            capture_output=True, text=True, env={**os.environ, "INFLUX_TOKEN": "s3cret"}, timeout=60, check=False,
+        )  # fmt: skip
+        assert ran.returncode == 0, ran.stderr
+        [got] = influx.received
+    assert got.headers["authorization"] == "Token s3cret" and got.query["bucket"] == ["load"]
+    assert "sengu_load" in got.body and "s3cret" not in ran.stderr
+    unset = sengu("load", "run", "-t", server.url, "--rate", "5", "--duration", "1s", "-q",
+                  "--influx", "http://127.0.0.1:9", "--influx-token-env", "NOT_SET_ANYWHERE")  # fmt: skip
+    assert unset.returncode == 2 and "NOT_SET_ANYWHERE is not set" in unset.stderr
+    nowhere = sengu(
+        "load", "run", "-t", server.url, "--rate", "5", "--duration", "30s", "--influx", "http://127.0.0.1:9"
+    )
+    assert nowhere.returncode == 2 and "--influx-bucket" in nowhere.stderr  # said at once, not after 30 s

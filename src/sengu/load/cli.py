@@ -254,12 +254,17 @@ def run(
         warmup_s=_seconds(warmup, "--warmup", zero=True),
         insecure=common.insecure,
     )
-    _share(max_error_rate)  # a bad threshold is an error before the run, not after it
+    _share(max_error_rate)  # a bad threshold or a missing token is an error before the run, not after it
+    token = _env_secret(influx_token_env, "--influx-token-env")
+    if influx:
+        from sengu.load.influx import endpoint
+
+        endpoint(influx, org=influx_org, bucket=influx_bucket, db=influx_db)  # where to write: said before the run
     result = _measure(config, workers, quiet=quiet or Path("-") in (json_out, parts_out), parts_out=parts_out)
     _print_summary(result)
     _write_outputs(result, json_out, report, title=f"sengu load run: {common.target}")
     if influx:
-        _influx(result, influx, bucket=influx_bucket, org=influx_org, token_env=influx_token_env, db=influx_db)
+        _influx(result, influx, bucket=influx_bucket, org=influx_org, token=token, db=influx_db)
     _check_thresholds(result, max_p99, max_error_rate)
 
 
@@ -633,19 +638,24 @@ def _write_text(text: str, where: Path) -> None:
         where.write_text(text, encoding="utf-8")
 
 
+def _env_secret(name: str | None, option: str) -> str | None:
+    import os
+
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if value is None:
+        raise UserError(f"{option}: the environment variable {name} is not set")
+    return value
+
+
 def _influx(
-    result: Result, url: str, *, bucket: str | None, org: str | None, token_env: str | None, db: str | None
+    result: Result, url: str, *, bucket: str | None, org: str | None, token: str | None, db: str | None
 ) -> None:
     import asyncio
-    import os
 
     from sengu.load import influx
 
-    token = None
-    if token_env is not None:
-        token = os.environ.get(token_env)
-        if token is None:
-            raise UserError(f"--influx-token-env: the environment variable {token_env} is not set")
     written = asyncio.run(influx.write(url, influx.lines(result), token=token, org=org, bucket=bucket, db=db))
     typer.echo(f"wrote {written} points to InfluxDB", err=True)
 
