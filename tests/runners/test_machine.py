@@ -16,7 +16,6 @@ from sengu.runners.machine import (
     Event,
     InProgress,
     Job,
-    Launched,
     LaunchFailed,
     Limits,
     Queued,
@@ -49,14 +48,14 @@ def run(events: list[Event], start: Job | None = None) -> tuple[Job, list[object
 
 def test_happy_path() -> None:
     job, actions = run(
-        [QUEUED, Decided("ci-7-1-1"), Launched(), InProgress("ci-7-1-1"), Completed("success", "ci-7-1-1")]
+        [QUEUED, Decided("ci-7-1-1"), InProgress("ci-7-1-1"), Completed("success", "ci-7-1-1")]
     )
     assert job.state == "completed" and job.reason == "success"
     assert actions == [Resolve(), StartRunner("ci-7-1-1"), StopRunner("job completed")]
 
 
 def test_duplicates_change_nothing() -> None:
-    job, actions = run([QUEUED, QUEUED, Decided("r1"), Decided("r2"), Launched(), InProgress("r1"), InProgress("r1")])
+    job, actions = run([QUEUED, QUEUED, Decided("r1"), Decided("r2"), InProgress("r1"), InProgress("r1")])
     assert job.state == "running" and job.runner_name == "r1"
     assert actions == [Resolve(), StartRunner("r1")]
 
@@ -68,7 +67,7 @@ def test_rejection_is_reported_once() -> None:
 
 
 def test_cancelled_before_start_releases_the_runner() -> None:
-    job, actions = run([QUEUED, Decided("r1"), Launched(), Completed("cancelled", None)])
+    job, actions = run([QUEUED, Decided("r1"), Completed("cancelled", None)])
     assert job.state == "cancelled"
     assert actions[-1] == StopRunner("job cancelled before our runner took it")
 
@@ -81,7 +80,7 @@ def test_job_taken_by_another_runner_stops_ours() -> None:
 def test_spot_interruption_before_start_relaunches_on_demand() -> None:
     job, actions = run([QUEUED, Decided("r1"), ComputeStopped("SpotInterruption", True, True)])
     assert job.state == "queued" and job.capacity_override == "on-demand"
-    assert actions[-2:] == [StopRunner("spot interruption: SpotInterruption"), Resolve()]
+    assert actions[-2:] == [StopRunner("spot interruption: SpotInterruption", runner="r1"), Resolve()]
     job, actions = run([Decided(runner_name(job, "ci"))], job)
     assert actions == [StartRunner("ci-7-1-2", "on-demand")]
 
@@ -111,6 +110,7 @@ def test_max_duration() -> None:
 def test_launch_failures_retry_then_fail() -> None:
     job, actions = run([QUEUED, Decided("r1"), LaunchFailed("throttled")])
     assert job.state == "queued" and actions[-1] == Resolve()
+    assert job.runner_name is None and StopRunner("throttled", runner="r1") in actions  # the old one goes by name
     job, _ = run([Decided("r2"), LaunchFailed("throttled"), Decided("r3"), LaunchFailed("throttled")], job)
     assert job.state == "failed" and job.attempts == 3
 
@@ -152,7 +152,6 @@ def test_events_for_unknown_jobs() -> None:
 EVENTS = st.one_of(
     st.just(QUEUED),
     st.builds(Decided, st.sampled_from(["r1", "r2"]), st.sampled_from([None, None, None, "too big"])),
-    st.just(Launched()),
     st.builds(LaunchFailed, st.just("boom"), st.booleans()),
     st.builds(InProgress, st.sampled_from(["r1", "r2", "other", None])),
     st.builds(Completed, st.sampled_from(["success", "failure", "cancelled", None]), st.sampled_from(["r1", None])),

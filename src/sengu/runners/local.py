@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import math
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -204,7 +204,10 @@ class RunnerEngine:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=1.0)
             self._wake.clear()
-            await self.process_pending()
+            try:
+                await self.process_pending()
+            except Exception:  # the store hiccuped: deliveries stay pending and are tried again
+                log.exception("runners: processing deliveries failed")
 
     async def process_pending(self) -> int:
         done = 0
@@ -286,12 +289,14 @@ class RunnerEngine:
         owner = self.runners.job(row["job_id"], row["run_attempt"])
         took, gave = machine.take(taker, owner, name, self.clock.now())
         log.info("%s: job %d runs on runner %s, made for job %s", runtime.name, taker.job_id, name, row["job_id"])
-        self.runners.assign_runner(name, *took.job.key)
-        self._save(runtime, taker if known else None, took.job)
+        with self.runners.store.transaction():  # both jobs and both runners, or none of it after a crash
+            self.runners.assign_runner(name, *took.job.key)
+            self._save(runtime, taker if known else None, took.job)
+            if gave is not None:
+                if gave.job.runner_name:
+                    self.runners.assign_runner(gave.job.runner_name, *gave.job.key)
+                self._save(runtime, owner, gave.job)
         if gave is not None:
-            if gave.job.runner_name:
-                self.runners.assign_runner(gave.job.runner_name, *gave.job.key)
-            self._save(runtime, owner, gave.job)
             for action in gave.actions:
                 await self._do(runtime, gave.job, action)
         for action in took.actions:
@@ -326,6 +331,8 @@ class RunnerEngine:
 
     async def admit(self) -> None:
         """Queued jobs that waited for maxRunners, oldest first, while there is room."""
+        if self._stopping.is_set():
+            return  # draining: nothing new starts
         for runtime in self.pools.values():
             room = runtime.pool.spec.limits.max_runners - self.runners.active_count(runtime.name)
             if room <= 0:
@@ -336,8 +343,7 @@ class RunnerEngine:
 
     async def _report(self, runtime: PoolRuntime, job: machine.Job, reason: str) -> None:
         assert runtime.reporter is not None
-        for problem in await runtime.reporter.report(job.job_id, job.run_attempt, job.repository, job.labels, reason):
-            log.warning("%s: could not report the rejection of job %d: %s", runtime.name, job.job_id, problem)
+        await runtime.reporter.report(job.job_id, job.run_attempt, job.repository, job.labels, reason)  # logs its own
 
     async def _start(self, runtime: PoolRuntime, name: str) -> None:
         async with self._launch_slots:
@@ -366,6 +372,9 @@ class RunnerEngine:
                 runtime.scope(job.repository), name, list(answer.labels), runtime.pool.spec.github.runner_group_id
             )
             self.runners.set_github_id(name, jit.runner.id)
+            holder = self.runners.holder(name)
+            if holder is None or holder.state != "launching":
+                return  # the job ended while GitHub answered: the stop waiting on this launch deregisters it
             if job.queued_at:
                 self.launch_wait.observe(max(0.0, (self.clock.now() - job.queued_at).total_seconds()))
             handle = await backend.launch(
@@ -386,8 +395,7 @@ class RunnerEngine:
                 await self._apply(runtime, job.key, machine.LaunchFailed(reason, retryable=retryable))
 
     async def _stop(self, runtime: PoolRuntime, name: str, reason: str) -> None:
-        launching = self._launching.get(name)
-        if launching is not None and launching is not asyncio.current_task():
+        if (launching := self._launching.get(name)) is not None:
             await asyncio.wait([launching])  # a job cancelled mid-launch: stop what the launch made, once made
         row = self.runners.runner(name)
         if row is None or row["stopped_at"]:
@@ -434,48 +442,61 @@ class RunnerEngine:
             except Exception:  # one bad round must not stop the loop
                 log.exception("runners: %s failed", getattr(work, "__name__", work))
 
+    async def _each_pool(self, work: Callable[[PoolRuntime], Awaitable[None]]) -> None:
+        """`work` for every pool; one pool's GitHub or backend failing (a revoked key, a rate limit) does not
+        keep the pools after it waiting."""
+        for runtime in self.pools.values():
+            try:
+                await work(runtime)
+            except (GitHubError, BackendError) as exc:
+                log.warning("%s: %s: %s", runtime.name, getattr(work, "__name__", "work").strip("_"), exc)
+
     async def reconcile(self) -> None:
         """Jobs GitHub has queued that we missed, and what became of the jobs we hold."""
-        for runtime in self.pools.values():
-            budget = runtime.github.budget
-            if budget is not None and _budget_low(budget, self.clock.now()):
-                # Listing costs calls per repository and run; launches (a JIT config each) come first.
-                log.warning(
-                    "%s: GitHub API budget low (%d of %d left until %s): reconcile round skipped",
-                    runtime.name,
-                    budget.remaining,
-                    budget.limit,
-                    f"{budget.reset:%H:%M:%S} UTC" if budget.reset else "the reset",
-                )
-                continue
-            gh = runtime.pool.spec.github
-            queued = await runtime.github.queued_jobs(owner=gh.owner, repositories=gh.repositories)
-            for wf in queued:
-                if wf.status in ("queued", "waiting"):
-                    event = machine.Queued(wf.id, wf.run_attempt, wf.repository, tuple(wf.labels))
-                    await self.apply(runtime, wf.key, event)
-            seen = {wf.key for wf in queued}
-            for job in self.runners.open_jobs(runtime.name):
-                if job.key in seen:
-                    continue
-                current = await runtime.github.job(job.repository, job.job_id)
-                if current is None:
-                    continue
-                if current.status == "completed":
-                    await self.apply(runtime, job.key, machine.Completed(current.conclusion, current.runner_name))
-                elif current.status == "in_progress":
-                    await self.apply(runtime, job.key, machine.InProgress(current.runner_name))
+        await self._each_pool(self._reconcile_pool)
         self.open_jobs.set(len(self.runners.open_jobs()))
+
+    async def _reconcile_pool(self, runtime: PoolRuntime) -> None:
+        budget = runtime.github.budget
+        if budget is not None and _budget_low(budget, self.clock.now()):
+            # Listing costs calls per repository and run; launches (a JIT config each) come first.
+            log.warning(
+                "%s: GitHub API budget low (%d of %d left until %s): reconcile round skipped",
+                runtime.name,
+                budget.remaining,
+                budget.limit,
+                f"{budget.reset:%H:%M:%S} UTC" if budget.reset else "the reset",
+            )
+            return
+        gh = runtime.pool.spec.github
+        queued = await runtime.github.queued_jobs(owner=gh.owner, repositories=gh.repositories)
+        for wf in queued:
+            if wf.status in ("queued", "waiting"):
+                event = machine.Queued(wf.id, wf.run_attempt, wf.repository, tuple(wf.labels))
+                await self.apply(runtime, wf.key, event)
+        seen = {wf.key for wf in queued}
+        for job in self.runners.open_jobs(runtime.name):
+            if job.key in seen:
+                continue
+            current = await runtime.github.job(job.repository, job.job_id)
+            if current is None:
+                continue
+            if current.status == "completed":
+                await self.apply(runtime, job.key, machine.Completed(current.conclusion, current.runner_name))
+            elif current.status == "in_progress":
+                await self.apply(runtime, job.key, machine.InProgress(current.runner_name))
 
     async def janitor(self) -> None:
         """Both directions: compute of ours the store does not hold (an orphan), and GitHub runners of this
         pool that have no compute (a registration whose answer was lost, a crash before the launch). Only
         offline, idle runners are deregistered: a busy runner is never touched. Runners online without a
         job past idleTimeout, and runners used up on a job we never heard of, are replaced or removed."""
-        for runtime in self.pools.values():
-            await self._reap_compute(runtime)
-            self._retry_stops(runtime)
-            await self._reap_registrations(runtime)
+        await self._each_pool(self._janitor_pool)
+
+    async def _janitor_pool(self, runtime: PoolRuntime) -> None:
+        await self._reap_compute(runtime)
+        self._retry_stops(runtime)
+        await self._reap_registrations(runtime)
 
     async def _reap_compute(self, runtime: PoolRuntime) -> None:
         for backend in runtime.backends.values():
@@ -547,24 +568,25 @@ class RunnerEngine:
         row = self.runners.runner(name)
         job = self.runners.job(row["job_id"], row["run_attempt"]) if row else None
         why = f"idle for longer than idleTimeout ({machine.duration_text(idle)})"
-        self.orphans.labels("idle_runner").inc()
         if job is not None and job.state == "launching" and job.runner_name == name:
+            self.orphans.labels("idle_runner").inc()
             await self.apply(runtime, job.key, machine.LaunchFailed(why))
         elif job is None or job.runner_name != name or job.final:
+            self.orphans.labels("idle_runner").inc()
             self._spawn(self._stop(runtime, name, why), f"stop {name}")
 
     async def tick(self) -> None:
         """Timeouts, compute that ended without GitHub telling us (a spot interruption, a crash), and
         queued jobs waiting for room. Only jobs a timeout may have caught are touched: a pass over
         thousands of open jobs would hold up intake and launches."""
-        for runtime in self.pools.values():
-            now, limits = self.clock.now(), runtime.limits
-            for job in self.runners.due_for_timeout(
-                runtime.name, now - limits.boot_timeout, now - limits.max_job_duration
-            ):
-                await self.apply(runtime, job.key, machine.Tick())
-            await self._observe(runtime)
+        await self._each_pool(self._tick_pool)
         await self.admit()
+
+    async def _tick_pool(self, runtime: PoolRuntime) -> None:
+        now, limits = self.clock.now(), runtime.limits
+        for job in self.runners.due_for_timeout(runtime.name, now - limits.boot_timeout, now - limits.max_job_duration):
+            await self.apply(runtime, job.key, machine.Tick())
+        await self._observe(runtime)
 
     async def _observe(self, runtime: PoolRuntime) -> None:
         """One batched look per backend (ECS and CodeBuild: a call per 100 runners; Kubernetes: a pod list)."""

@@ -66,11 +66,6 @@ class Decided:
 
 
 @dataclass(frozen=True)
-class Launched:
-    """The backend accepted the launch."""
-
-
-@dataclass(frozen=True)
 class LaunchFailed:
     reason: str
     retryable: bool = True
@@ -105,7 +100,7 @@ class Tick:
     """Time passed: enforce the boot and maximum-duration timeouts."""
 
 
-Event = Queued | Decided | Launched | LaunchFailed | InProgress | Completed | ComputeStopped | Tick
+Event = Queued | Decided | LaunchFailed | InProgress | Completed | ComputeStopped | Tick
 
 
 # --- actions ----------------------------------------------------------------------------------------
@@ -178,13 +173,11 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
             assert name is not None
             launched = replace(job, state="launching", runner_name=name, attempts=job.attempts + 1, launched_at=now)
             return Step(launched, [StartRunner(name, job.capacity_override)])
-        case Launched():
-            return Step(job)
         case LaunchFailed(reason=reason, retryable=retryable):
             if job.state != "launching":
                 return Step(job)
             if retryable and job.attempts < limits.max_launches:
-                return Step(replace(job, state="queued", reason=reason), [StopRunner(reason), Resolve()])
+                return _requeue(job, reason)
             return Step(replace(job, state="failed", reason=reason, finished_at=now), [StopRunner(reason)])
         case InProgress(runner_name=name):
             if name is not None and name != job.runner_name:
@@ -209,8 +202,7 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
             )
         case ComputeStopped(reason=reason, spot_interruption=spot, on_demand_allowed=on_demand):
             if job.state == "launching" and spot and on_demand and job.attempts < limits.max_launches:
-                requeued = replace(job, state="queued", reason=reason, capacity_override="on-demand")
-                return Step(requeued, [StopRunner(f"spot interruption: {reason}"), Resolve()])
+                return _requeue(replace(job, capacity_override="on-demand"), f"spot interruption: {reason}")
             if job.state in ("launching", "running"):
                 # The job fails on GitHub's side when its runner vanishes; we record why.
                 why = f"compute stopped: {reason or 'unknown'}"
@@ -220,7 +212,7 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
             if job.state == "launching" and job.launched_at and now - job.launched_at > limits.boot_timeout:
                 why = f"no runner connected within the boot timeout ({duration_text(limits.boot_timeout)})"
                 if job.attempts < limits.max_launches:  # replaced: the job still waits on GitHub
-                    return Step(replace(job, state="queued", reason=why), [StopRunner(why), Resolve()])
+                    return _requeue(job, why)
                 return Step(replace(job, state="expired", reason=why, finished_at=now), [StopRunner(why)])
             start = job.started_at
             if job.state == "running" and start and now - start > limits.max_job_duration:
@@ -230,6 +222,13 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
     raise AssertionError(f"unhandled event {event!r}")
 
 
+def _requeue(job: Job, reason: str) -> Step:
+    """Back to queued for another runner. The old one is stopped by name and no longer the job's, so a
+    stop that fails is retried as any stop of a runner nobody holds, and it is never handed over."""
+    old = [StopRunner(reason, runner=job.runner_name)] if job.runner_name else []
+    return Step(replace(job, state="queued", runner_name=None, reason=reason), [*old, Resolve()])
+
+
 def take(taker: Job, owner: Job | None, runner: str, now: datetime) -> tuple[Step, Step | None]:
     """GitHub ran `taker` on `runner`, one of ours made for `owner` (GitHub hands a job to any idle runner
     whose labels cover it). The taker keeps that runner; the owner, if it still waits, gets the taker's own
@@ -237,13 +236,15 @@ def take(taker: Job, owner: Job | None, runner: str, now: datetime) -> tuple[Ste
     no idle runner is left to pick up a stranger's job later."""
     if taker.final:
         return Step(taker), None
-    spare = taker.runner_name if taker.runner_name != runner else None
+    # Only a runner on its way up can be handed over (a queued job holds none).
+    spare = taker.runner_name if taker.state == "launching" and taker.runner_name != runner else None
     took = replace(taker, state="running", runner_name=runner, started_at=taker.started_at or now)
     waiting = owner is not None and owner.key != taker.key and owner.runner_name == runner and not owner.final
     if owner is None or not waiting:
         return Step(took, [StopRunner(f"its job ran on runner {runner}", runner=spare)] if spare else []), None
     if spare and _covers(taker.labels, owner.labels):
-        return Step(took), Step(replace(owner, state="launching", runner_name=spare))
+        # The spare was launched for the taker: its boot timeout counts from then.
+        return Step(took), Step(replace(owner, state="launching", runner_name=spare, launched_at=taker.launched_at))
     stops: list[Action] = [StopRunner(f"its job ran on runner {runner}", runner=spare)] if spare else []
     requeued = replace(owner, state="queued", runner_name=None, reason=f"its runner took job {taker.job_id}")
     return Step(took, stops), Step(requeued, [Resolve()])
