@@ -47,9 +47,7 @@ def run(events: list[Event], start: Job | None = None) -> tuple[Job, list[object
 
 
 def test_happy_path() -> None:
-    job, actions = run(
-        [QUEUED, Decided("ci-7-1-1"), InProgress("ci-7-1-1"), Completed("success", "ci-7-1-1")]
-    )
+    job, actions = run([QUEUED, Decided("ci-7-1-1"), InProgress("ci-7-1-1"), Completed("success", "ci-7-1-1")])
     assert job.state == "completed" and job.reason == "success"
     assert actions == [Resolve(), StartRunner("ci-7-1-1"), StopRunner("job completed")]
 

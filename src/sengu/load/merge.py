@@ -102,7 +102,6 @@ def merge_files(paths: list[Path]) -> Result:
     starts = sorted(p.started_at for p in parts)
     if starts and starts[0][:19] != starts[-1][:19]:
         warnings.append(
-            f"the parts started between {starts[0]} and {starts[-1]}: the rate over time dips where they do "
-            "not overlap"
+            f"the parts started between {starts[0]} and {starts[-1]}: the rate over time dips where they do not overlap"
         )
     return build_result(parts, warnings)
