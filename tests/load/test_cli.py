@@ -188,3 +188,15 @@ def test_influx_export_from_the_command_line(server: ServerProcess) -> None:
         "load", "run", "-t", server.url, "--rate", "5", "--duration", "30s", "--influx", "http://127.0.0.1:9"
     )
     assert nowhere.returncode == 2 and "--influx-bucket" in nowhere.stderr  # said at once, not after 30 s
+
+
+def test_a_server_that_is_down_shows_nothing_achieved(tmp_path: Path) -> None:
+    from tests.load.servers import free_port
+
+    down = f"http://127.0.0.1:{free_port()}"
+    ran = sengu("load", "run", "-t", down, "--rate", "50", "--duration", "1s", "-q", "--timeout", "1s", "--json", "-")
+    assert ran.returncode == 0, ran.stderr
+    result = json.loads(ran.stdout)
+    assert result["achieved_rate"] == 0 and result["error_classes"].get("connect", 0) > 0
+    assert sum(s["answered"] for s in result["timeline"]) == 0  # what the report and live display plot
+    assert sum(s["completed"] for s in result["timeline"]) == result["requests"]

@@ -41,7 +41,7 @@ def sample(**changes: Any) -> Result:
         error_classes={"timeout": 1},
         overflow=0,
         endpoints=[Endpoint("GET /n/{id}, hot=yes", 3_000, 4, {"200": 2_990}, latency)],
-        timeline=[Second(t, 1_000, 1_000, t, 2.0, 9.0 + t, 30.0) for t in range(3)],
+        timeline=[Second(t, 1_000, 1_000, t, 2.0, 9.0 + t, 30.0, answered=1_000) for t in range(3)],
         workers=1,
         connections=16,
         started_at="2024-05-01T12:00:00Z",
@@ -169,7 +169,7 @@ def test_a_result_becomes_seconds_endpoints_and_a_summary() -> None:
     assert len(out) == 3 + 1 + 1
     assert out[0] == (
         r"sengu_load,env=ci,mode=open,point=second,run=pr\ 12,target=http://127.0.0.1:8080/ "
-        f"offered=1000i,completed=1000i,errors=0i,p50_ms=2.0,p99_ms=9.0,max_ms=30.0 {T0}"
+        f"offered=1000i,completed=1000i,answered=1000i,errors=0i,p50_ms=2.0,p99_ms=9.0,max_ms=30.0 {T0}"
     )
     points = [parse(p) for p in out]
     assert [p[3] for p in points] == [T0, T0 + 1_000_000_000, T0 + 2_000_000_000, T0, T0]

@@ -45,7 +45,16 @@ def sample(**changes: Any) -> Result:
             Endpoint(HOSTILE, 2_345, 7, {"200": 2_300, "503": 8}, latency),
         ],
         timeline=[
-            Second(t, 500, 480 if t != 5 else 12, 1 if t in (5, 6) else 0, 2.0, 9.5 if t != 5 else 990.0, 30.0 + t)
+            Second(
+                t,
+                500,
+                480 if t != 5 else 12,
+                1 if t in (5, 6) else 0,
+                2.0,
+                9.5 if t != 5 else 990.0,
+                30.0 + t,
+                answered=(480 if t != 5 else 12) - (1 if t in (5, 6) else 0),
+            )
             for t in range(30)
         ],
         warnings=["the generator was the bottleneck: send lag p99 0.35 ms", HOSTILE],
@@ -175,7 +184,7 @@ def test_a_result_without_timeline_or_endpoints_still_renders() -> None:
 
 def test_a_wide_latency_spread_is_drawn_on_a_log_scale() -> None:
     assert "Latency per second (log scale)" in parse(render_html([sample()], title="t")).all_text
-    calm = sample(timeline=[Second(t, 500, 500, 0, 2.0, 4.0, 6.0) for t in range(10)])
+    calm = sample(timeline=[Second(t, 500, 500, 0, 2.0, 4.0, 6.0, answered=500) for t in range(10)])
     assert "Latency per second (log scale)" not in parse(render_html([calm], title="t")).all_text
 
 
@@ -244,7 +253,9 @@ def test_several_results_without_a_knee_are_a_step_report_without_verdicts() -> 
 def seconds() -> list[tuple[Second, dict[str, Any]]]:
     out = []
     for t in range(3):
-        second = Second(t=t, offered=1_000, completed=998 - t, errors=t, p50_ms=1.25, p99_ms=4.5 + t, max_ms=9.0)
+        second = Second(
+            t=t, offered=1_000, completed=998 - t, errors=t, p50_ms=1.25, p99_ms=4.5 + t, max_ms=9.0, answered=998 - t
+        )
         totals = {"requests": 998 * (t + 1), "errors": sum(range(t + 1)), "send_lag_p99_ms": 0.3, "elapsed_s": t + 1.0}
         out.append((second, totals))
     return out

@@ -230,6 +230,7 @@ class SecondData:
     p99_us: int
     max_us: int
     hist: bytes | None = None
+    answered: int = 0  # HTTP answers (completed counts failures too)
 
 
 @dataclass
@@ -477,6 +478,7 @@ class _Engine:
         self.offered_by = [0] * (math.ceil(self.duration) + 1)
         self.sec_completed = 0
         self.sec_errors = 0
+        self.sec_answered = 0
         # Whole run.
         self.statuses: list[dict[int, int]] = [{} for _ in range(n)]
         self.classes: list[dict[str, int]] = [{} for _ in range(n)]
@@ -623,6 +625,7 @@ class _Engine:
             counts = self.statuses[endpoint]
             counts[status] = counts.get(status, 0) + 1
             self.sec_completed += 1
+            self.sec_answered += 1
             if status >= 500:
                 self.sec_errors += 1
             if intended < self.t_end:
@@ -885,7 +888,9 @@ class _Engine:
         self.sec_counts = Counter()
         p50, p99, top = _percentiles(second)
         offered = self.offered_by[self.sec] if self.sec < len(self.offered_by) else 0
-        data = SecondData(self.sec, offered, self.sec_completed, self.sec_errors, p50, p99, top)
+        data = SecondData(
+            self.sec, offered, self.sec_completed, self.sec_errors, p50, p99, top, answered=self.sec_answered
+        )
         self.seconds.append(data)
         if self.keep_seconds:  # a histogram per second, so several workers' seconds merge exactly
             self.folding.append((_new_hist(), list(second.items()), data))
@@ -894,7 +899,7 @@ class _Engine:
         self.errors += self.sec_errors
         self.sec += 1
         self.next_second_at += 1
-        self.sec_completed = self.sec_errors = 0
+        self.sec_completed = self.sec_errors = self.sec_answered = 0
         if self.progress is not None:
             self.progress(
                 Progress(
@@ -972,6 +977,7 @@ def _second(data: SecondData) -> Second:
         p50_ms=data.p50_us / 1000,
         p99_ms=data.p99_us / 1000,
         max_ms=data.max_us / 1000,
+        answered=data.answered,
     )
 
 
@@ -1101,6 +1107,7 @@ def _timeline(parts: Sequence[Measurements]) -> list[Second]:
                 p50_ms=hist.get_value_at_percentile(50) / 1000 if count else 0.0,
                 p99_ms=hist.get_value_at_percentile(99) / 1000 if count else 0.0,
                 max_ms=hist.get_max_value() / 1000 if count else 0.0,
+                answered=sum(s.answered for s in group),
             )
         )
     return timeline

@@ -124,6 +124,7 @@ def lines(result: Result, *, measurement: str = "sengu_load", tags: Mapping[str,
                 {
                     "offered": second.offered,
                     "completed": second.completed,
+                    "answered": second.answered,
                     "errors": second.errors,
                     "p50_ms": float(second.p50_ms),
                     "p99_ms": float(second.p99_ms),

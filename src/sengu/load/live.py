@@ -112,7 +112,7 @@ class LiveDisplay:
         parts = [
             f"{second.t:>4}s",
             f"{sent} {fmt_rate(second.offered)}",
-            f"achieved {fmt_rate(second.completed)}",
+            f"achieved {fmt_rate(second.answered)}",
             f"p50 {fmt_ms(second.p50_ms)}",
             f"p99 {fmt_ms(second.p99_ms)}",
             f"max {fmt_ms(second.max_ms)}",
@@ -153,9 +153,9 @@ class LiveDisplay:
             progress = f"{fmt_num(round(float(totals['elapsed_s'])))}s / {fmt_num(float(totals['duration_s']))}s"
         grid.add_row("time", progress)
         sent = "sent" if self.mode == "closed" else "offered"
-        short = self.mode == "open" and second.completed < 0.99 * second.offered
+        short = self.mode == "open" and second.answered < 0.99 * second.offered
         rate = Text(f"{sent} {fmt_rate(second.offered)}   ")
-        rate.append(f"achieved {fmt_rate(second.completed)}", style="bold red" if short else "")
+        rate.append(f"achieved {fmt_rate(second.answered)}", style="bold red" if short else "")
         if self.mode == "open" and totals.get("offered_rate"):
             rate.append(f"   (target {fmt_rate(float(totals['offered_rate']))})", style="dim")
         grid.add_row("rate", rate)

@@ -346,7 +346,7 @@ def _timeline_charts(result: Result) -> str:
     rate = _chart(
         [
             _Series(sent, _GREY, [(s.t, s.offered) for s in timeline], dashed=True),
-            _Series("achieved (completed)", _BLUE, [(s.t, s.completed) for s in timeline]),
+            _Series("achieved (answered)", _BLUE, [(s.t, s.answered) for s in timeline]),
         ],
         title="Rate per second: offered vs achieved",
         x_label="seconds",

@@ -69,10 +69,12 @@ class Second:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    answered: int = 0  # HTTP answers recorded in this second, whatever the status: the achieved rate
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Second:
-        return cls(**{k: data[k] for k in ("t", "offered", "completed", "errors", "p50_ms", "p99_ms", "max_ms")})
+        keys = ("t", "offered", "completed", "errors", "p50_ms", "p99_ms", "max_ms", "answered")
+        return cls(**{k: data[k] for k in keys if k in data})
 
 
 @dataclass
