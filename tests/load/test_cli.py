@@ -116,12 +116,18 @@ def test_capacity_and_render_job(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--rate", "fast"], "is not a rate"),
+        (["--rate", "fast"], "--rate 'fast' is not a rate"),
+        ([], "give --rate"),
         (["--rate", "100", "--duration", "soon"], "--duration 'soon' is not a duration"),
-        (["--rate", "max", "--ramp", "5s"], "--ramp and --steps need an offered --rate"),
+        (["--rate", "max", "--ramp", "5s"], "--ramp needs an offered --rate"),
         (["--rate", "100", "--ramp", "5s"], "longer than the run"),
+        (["--rate", "100", "--steps", "10,20"], "leave out --rate"),
+        (["--steps", "10,x"], "--steps 'x' is not a rate"),
+        (["--rate", "3000000"], "add --workers"),
+        (["--rate", "100", "--json", "/nonexistent/dir/r.json"], "--json /nonexistent/dir/r.json: the folder"),
+        (["--rate", "100", "--report", "/tmp"], "is a folder"),
         (["--rate", "100", "--header", "no-colon"], "write it as 'Name: value'"),
-        (["--rate", "100", "--max-error-rate", "150%"], "between 0% and 100%"),
+        (["--rate", "100", "--max-error-rate", "150%"], "--max-error-rate '150%': give a share between 0% and 100%"),
         (["--rate", "100", "--path", "x"], "must start with /"),
     ],
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
 import subprocess
@@ -207,10 +206,10 @@ def step_result(rate: float) -> Result:
 
 
 def test_a_step_report_marks_the_knee() -> None:
-    async def run(rate: float) -> Result:
+    def run(rate: float) -> Result:
         return step_result(rate)
 
-    knee = asyncio.run(find_knee(run, start=1_000, step=1_000, max_rate=8_000, slo=Slo(max_p99_ms=200), refine=1))
+    knee = find_knee(run, start=1_000, step=1_000, max_rate=8_000, slo=Slo(max_p99_ms=200), refine=1)
     assert (knee.rate, knee.broke_at) == (4_000, 4_500)
     results = [s.result for s in knee.steps]
     page = render_html(results, title="step", knee=knee)
@@ -232,10 +231,10 @@ def test_a_step_report_marks_the_knee() -> None:
 
 
 def test_a_step_report_needs_only_the_knee() -> None:
-    async def run(rate: float) -> Result:
+    def run(rate: float) -> Result:
         return step_result(rate)
 
-    knee = asyncio.run(find_knee(run, start=5_000, step=1_000, max_rate=8_000, slo=Slo(max_p99_ms=200)))
+    knee = find_knee(run, start=5_000, step=1_000, max_rate=8_000, slo=Slo(max_p99_ms=200))
     assert knee.rate is None
     text = parse(render_html([], title="step", knee=knee)).all_text
     assert "No knee: the first step, 5,000/s, already broke the SLO" in text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from dataclasses import dataclass, field
 
@@ -62,9 +61,8 @@ class Server:
     fail_above: float = math.inf
     asked: list[float] = field(default_factory=list)
 
-    async def run(self, rate: float) -> Result:
+    def run(self, rate: float) -> Result:
         self.asked.append(rate)
-        await asyncio.sleep(0)
         if rate < self.capacity:
             p99 = self.service_ms * math.log(100) / (1 - rate / self.capacity)
             achieved = rate
@@ -85,7 +83,7 @@ SLO = Slo(max_p99_ms=200, max_error_rate=0.01)
 
 def test_linear_search_stops_at_the_first_step_past_capacity() -> None:
     server = Server(capacity=4_500)
-    knee = asyncio.run(find_knee(server.run, start=1_000, step=1_000, max_rate=10_000, slo=SLO))
+    knee = find_knee(server.run, start=1_000, step=1_000, max_rate=10_000, slo=SLO)
     assert server.asked == [1_000, 2_000, 3_000, 4_000, 5_000]  # nothing run past the first break
     assert knee.rate == 4_000
     assert knee.broke_at == 5_000
@@ -98,7 +96,7 @@ def test_linear_search_stops_at_the_first_step_past_capacity() -> None:
 
 def test_geometric_search_with_bisection_narrows_the_knee() -> None:
     server = Server(capacity=4_500)
-    knee = asyncio.run(find_knee(server.run, start=500, factor=2, max_rate=64_000, slo=SLO, refine=3))
+    knee = find_knee(server.run, start=500, factor=2, max_rate=64_000, slo=SLO, refine=3)
     # 500, 1k, 2k, 4k held; 8k broke; then 6k (bad), 5k (bad), 4.5k (bad: at capacity).
     assert server.asked == [500, 1_000, 2_000, 4_000, 8_000, 6_000, 5_000, 4_500]
     assert knee.rate == 4_000
@@ -109,12 +107,12 @@ def test_geometric_search_with_bisection_narrows_the_knee() -> None:
 
 def test_bisection_raises_the_knee_when_the_middle_holds() -> None:
     server = Server(capacity=7_000)
-    knee = asyncio.run(find_knee(server.run, start=2_000, step=4_000, max_rate=10_000, slo=SLO, refine=1))
+    knee = find_knee(server.run, start=2_000, step=4_000, max_rate=10_000, slo=SLO, refine=1)
     # 2k held, 6k: ρ = 0.857, p99 ≈ 64 ms, held; 10k broke; middle 8k broke.
     assert server.asked == [2_000, 6_000, 10_000, 8_000]
     assert (knee.rate, knee.broke_at) == (6_000, 8_000)
     server = Server(capacity=9_000)
-    knee = asyncio.run(find_knee(server.run, start=2_000, step=4_000, max_rate=10_000, slo=SLO, refine=1))
+    knee = find_knee(server.run, start=2_000, step=4_000, max_rate=10_000, slo=SLO, refine=1)
     # 2k, 6k held; 10k broke; middle 8k: ρ = 0.89, p99 ≈ 83 ms, held → the knee moves up to it.
     assert server.asked == [2_000, 6_000, 10_000, 8_000]
     assert (knee.rate, knee.broke_at) == (8_000, 10_000)
@@ -122,7 +120,7 @@ def test_bisection_raises_the_knee_when_the_middle_holds() -> None:
 
 def test_errors_alone_break_the_slo() -> None:
     server = Server(capacity=100_000, fail_above=3_000)
-    knee = asyncio.run(find_knee(server.run, start=1_000, step=1_000, max_rate=10_000, slo=SLO))
+    knee = find_knee(server.run, start=1_000, step=1_000, max_rate=10_000, slo=SLO)
     # At 4k the share above 3k fails: 1,000/4,000 = 25%.
     assert knee.rate == 3_000
     assert knee.broke_at == 4_000
@@ -131,7 +129,7 @@ def test_errors_alone_break_the_slo() -> None:
 
 def test_a_first_step_that_breaks_gives_no_knee_and_no_refinement() -> None:
     server = Server(capacity=500)
-    knee = asyncio.run(find_knee(server.run, start=1_000, step=1_000, max_rate=5_000, slo=SLO, refine=3))
+    knee = find_knee(server.run, start=1_000, step=1_000, max_rate=5_000, slo=SLO, refine=3)
     assert server.asked == [1_000]
     assert knee.rate is None
     assert knee.broke_at == 1_000
@@ -141,9 +139,7 @@ def test_a_first_step_that_breaks_gives_no_knee_and_no_refinement() -> None:
 def test_holding_up_to_max_rate_gives_a_lower_bound_and_max_rate_is_always_tried() -> None:
     server = Server(capacity=1_000_000)
     seen: list[Step] = []
-    knee = asyncio.run(
-        find_knee(server.run, start=1_000, step=3_000, max_rate=5_000, slo=SLO, refine=2, on_step=seen.append)
-    )
+    knee = find_knee(server.run, start=1_000, step=3_000, max_rate=5_000, slo=SLO, refine=2, on_step=seen.append)
     assert server.asked == [1_000, 4_000, 5_000]
     assert knee == Knee(rate=5_000, broke_at=None, broke_by=[], steps=seen, slo=SLO)
     assert not knee.found
@@ -178,7 +174,7 @@ def test_step_rates_reject_bad_options(kwargs: dict[str, float], words: str) -> 
 
 def test_negative_refine_is_a_user_error() -> None:
     with pytest.raises(UserError, match="refinement"):
-        asyncio.run(find_knee(Server(capacity=1).run, start=1, step=1, max_rate=2, slo=SLO, refine=-1))
+        find_knee(Server(capacity=1).run, start=1, step=1, max_rate=2, slo=SLO, refine=-1)
 
 
 def test_slo_breach_reasons_read_like_the_issue() -> None:
@@ -219,12 +215,12 @@ def test_number_formatting() -> None:
 
 
 def test_format_knee_lists_steps_and_the_warning_of_the_breaking_step() -> None:
-    async def run(rate: float) -> Result:
+    def run(rate: float) -> Result:
         if rate <= 2_000:
             return result(offered=rate, achieved=rate, p99=5)
         return result(offered=rate, achieved=rate * 0.8, p99=5, warnings=["the generator was the bottleneck"])
 
-    knee = asyncio.run(find_knee(run, start=1_000, step=1_000, max_rate=5_000, slo=SLO))
+    knee = find_knee(run, start=1_000, step=1_000, max_rate=5_000, slo=SLO)
     text = format_knee(knee)
     assert "Knee: 2,000/s held within the SLO; 3,000/s broke it (achieved 2,400/s < 99% of 3,000/s)." in text
     assert "Warnings at that step: the generator was the bottleneck" in text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,15 +135,16 @@ def scenario(
 def run(
     target: TargetOpt,
     rate: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--rate",
             "-r",
             help="Requests/s to offer (open model), or 'max': each connection sends its next request as soon "
-            "as the last is answered (closed model, raw throughput; latency then hides server stalls).",
+            "as the last is answered (closed model, raw throughput; latency then hides server stalls). "
+            "Required unless --steps.",
             show_default=False,
         ),
-    ],
+    ] = None,
     scenario_file: ScenarioOpt = None,
     path: PathOpt = None,
     duration: Annotated[str, typer.Option("--duration", "-d", help="How long to measure, e.g. 30s, 5m.")] = "30s",
@@ -229,20 +231,22 @@ def run(
     common = _common(target, scenario_file, path, connections, timeout, header, insecure, seed, shard)
     measure_s = _seconds(duration, "--duration")
     schedule: Schedule | None = None
-    if rate.strip().lower() == "max":
-        if ramp or steps:
-            raise UserError("--ramp and --steps need an offered --rate, not max")
-    else:
-        target_rate = _rate(rate)
+    if steps:
+        if rate is not None or ramp:
+            raise UserError("--steps gives the rates itself: leave out --rate and --ramp")
+        schedule = schedules.steps([_rate(r, "--steps") for r in steps.split(",")], measure_s)
+    elif rate is None:
+        raise UserError("give --rate (requests/s, or max) or --steps")
+    elif rate.strip().lower() == "max":
+        if ramp:
+            raise UserError("--ramp needs an offered --rate, not max")
+    elif ramp:
         try:
-            if steps:
-                schedule = schedules.steps([_rate(r) for r in steps.split(",")], measure_s)
-            elif ramp:
-                schedule = schedules.ramp(target_rate, _seconds(ramp, "--ramp"), measure_s)
-            else:
-                schedule = schedules.constant(target_rate, measure_s)
-        except ValueError as exc:  # a schedule that cannot be: the ramp longer than the run
-            raise UserError(f"--ramp/--steps: {exc}") from None
+            schedule = schedules.ramp(_rate(rate, "--rate"), _seconds(ramp, "--ramp"), measure_s)
+        except ValueError as exc:  # the ramp longer than the run
+            raise UserError(f"--ramp: {exc}") from None
+    else:
+        schedule = schedules.constant(_rate(rate, "--rate"), measure_s)
     config = LoadConfig(
         target=common.target,
         requests=common.requests,
@@ -254,8 +258,12 @@ def run(
         warmup_s=_seconds(warmup, "--warmup", zero=True),
         insecure=common.insecure,
     )
-    _share(max_error_rate)  # a bad threshold or a missing token is an error before the run, not after it
+    # Everything that could go wrong after the run is checked before it, so a measurement is never lost.
+    _share(max_error_rate, "--max-error-rate")
     token = _env_secret(influx_token_env, "--influx-token-env")
+    _writable(json_out, "--json")
+    _writable(report, "--report")
+    _writable(parts_out, "--parts")
     if influx:
         from sengu.load.influx import endpoint
 
@@ -305,7 +313,6 @@ def step(
 
     Example: sengu load step -t http://127.0.0.1:8000 -s scenario.yaml --start 100 --factor 1.5 --max-rate 5000
     """
-    import asyncio
 
     from sengu.load import schedule as schedules
     from sengu.load.engine import LoadConfig
@@ -316,9 +323,15 @@ def step(
     common = _common(target, scenario_file, path, connections, timeout, header, insecure, seed, None)
     measure_s = _seconds(step_duration, "--step-duration")
     warm_s = _seconds(warmup, "--warmup", zero=True)
-    slo = Slo(max_p99_ms=slo_p99, max_error_rate=_share(slo_errors), min_achieved_ratio=_share(slo_achieved))
+    slo = Slo(
+        max_p99_ms=slo_p99,
+        max_error_rate=_share(slo_errors, "--slo-errors"),
+        min_achieved_ratio=_share(slo_achieved, "--slo-achieved"),
+    )
+    _writable(json_out, "--json")
+    _writable(report, "--report")
 
-    async def one(rate: float) -> Result:
+    def one(rate: float) -> Result:
         config = LoadConfig(
             target=common.target,
             requests=common.requests,
@@ -330,9 +343,9 @@ def step(
             insecure=common.insecure,
         )
         typer.echo(f"step: offering {rate:,.0f} requests/s for {measure_s:g} s", err=True)
-        return await asyncio.to_thread(_measure, config, workers, quiet=True)
+        return _measure(config, workers, quiet=True)
 
-    knee = asyncio.run(find_knee(one, start=start, max_rate=max_rate, slo=slo, step=by, factor=factor, refine=refine))
+    knee = find_knee(one, start=start, max_rate=max_rate, slo=slo, step=by, factor=factor, refine=refine)
     typer.echo(format_knee(knee))
     results = [s.result for s in sorted(knee.steps, key=lambda s: s.rate)]
     if json_out is not None:
@@ -380,6 +393,8 @@ def merge(
     """
     from sengu.load.merge import merge_files
 
+    _writable(json_out, "--json")
+    _writable(report, "--report")
     result = merge_files(files)
     _print_summary(result)
     _write_outputs(result, json_out, report, title=f"sengu load merge: {result.target}")
@@ -439,7 +454,7 @@ def capacity(
         assert baseline_knee is not None and baseline_instances is not None and baseline_type is not None
         assert baseline_vcpu is not None and baseline_memory is not None
         base = Baseline(baseline_knee, baseline_instances, baseline_type, baseline_vcpu, baseline_memory)
-    share = _share(headroom)
+    share = _share(headroom, "--headroom", most=None)
     assert share is not None
     made = plan(knee, pods, pod_cpu, pod_memory, peak, headroom=share, baseline=base)
     if output == "json":
@@ -467,6 +482,13 @@ def render_job(
         str | None, typer.Option("--cpu", help="CPU of each pod (default: one per process).", show_default=False)
     ] = None,
     memory: Annotated[str, typer.Option("--memory", help="Memory of each pod.")] = "512Mi",
+    run_args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="More `sengu load run` options for every pod, after --, e.g. -- --header 'Authorization: Bearer x'.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print a Kubernetes Indexed Job (and the scenario's ConfigMap) that runs a load test from many pods,
     each offering its share of the rate; every pod stops by itself (activeDeadlineSeconds). Apply it with
@@ -475,18 +497,27 @@ def render_job(
     Example: sengu load render-job --name spike --image ghcr.io/me/sengu:1 -t http://web.shop --rate 20000
              --pods 8 -s s.yaml
     """
+    from sengu.load.engine import Target
     from sengu.load.kube import render_job as render
     from sengu.load.kube import to_yaml
 
+    Target.parse(target)  # the pods would refuse what `run` refuses: say it here, once
+    scenario_text = None
+    if scenario_file is not None:
+        try:
+            scenario_text = scenario_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UserError(f"--scenario {scenario_file}: {exc.strerror}") from None
     objs = render(
         name=name,
         namespace=namespace,
         image=image,
         workers=pods,
         target=target,
-        rate="max" if rate.strip().lower() == "max" else _rate(rate),
+        rate="max" if rate.strip().lower() == "max" else _rate(rate, "--rate"),
         duration_s=_seconds(duration, "--duration"),
-        scenario=scenario_file.read_text(encoding="utf-8") if scenario_file else None,
+        scenario=scenario_text,
+        extra_args=run_args or (),
         processes_per_pod=processes_per_pod,
         cpu=cpu,
         memory=memory,
@@ -537,6 +568,7 @@ def _common(
     return _Common(parsed.url, requests, connections, _seconds(timeout, "--timeout"), headers, insecure)
 
 
+MAX_RATE_PER_WORKER = 250_000  # beyond it a typo's extra zeros would only fill memory with overflow
 REQUEST_POOL = 10_000  # requests drawn from the scenario and cycled through: enough to hold the mix
 
 
@@ -547,11 +579,17 @@ def _measure(config: LoadConfig, workers: int, *, quiet: bool, parts_out: Path |
     config.validate()
     if workers < 1:
         raise UserError(f"--workers must be at least 1, not {workers}")
+    peak = config.schedule.peak_rate / workers if config.schedule is not None else 0.0
+    if peak > MAX_RATE_PER_WORKER:
+        raise UserError(
+            f"{peak:,.0f} requests/s per worker: one process offers at most {MAX_RATE_PER_WORKER:,} (about "
+            "80,000 is what one core sends here); add --workers, or pods with `sengu load render-job`"
+        )
     offered = config.schedule.mean_rate if config.schedule is not None else None
     if quiet:
         parts, warnings = pool.run_parts(config, workers)
     else:
-        parts, warnings = _measure_live(config, workers, offered)
+        parts, warnings = _measure_live(config, workers)
     if parts_out is not None:
         from sengu.load.merge import parts_json
 
@@ -559,7 +597,7 @@ def _measure(config: LoadConfig, workers: int, *, quiet: bool, parts_out: Path |
     return build_result(parts, warnings, offered_rate=offered)
 
 
-def _measure_live(config: LoadConfig, workers: int, offered: float | None) -> tuple[list[Any], list[str]]:
+def _measure_live(config: LoadConfig, workers: int) -> tuple[list[Any], list[str]]:
     from sengu.load import workers as pool
     from sengu.load.live import LiveDisplay
 
@@ -574,7 +612,7 @@ def _measure_live(config: LoadConfig, workers: int, offered: float | None) -> tu
                 "elapsed_s": p.second.t + 1,
                 "in_flight": p.in_flight,
                 "backlog": p.backlog,
-                "offered_rate": offered,
+                "offered_rate": config.schedule.rate_at(p.second.t) if config.schedule is not None else None,
             }
             live.update(p.second, totals)
 
@@ -587,7 +625,7 @@ def _check_thresholds(result: Result, max_p99: float | None, max_error_rate: str
         return
     from sengu.load.step import Slo, slo_breaches
 
-    slo = Slo(max_p99_ms=max_p99, max_error_rate=_share(max_error_rate), min_achieved_ratio=None)
+    slo = Slo(max_p99_ms=max_p99, max_error_rate=_share(max_error_rate, "--max-error-rate"), min_achieved_ratio=None)
     if breaches := slo_breaches(result, slo):
         raise Failure("thresholds broken: " + "; ".join(breaches))
 
@@ -639,8 +677,6 @@ def _write_text(text: str, where: Path) -> None:
 
 
 def _env_secret(name: str | None, option: str) -> str | None:
-    import os
-
     if name is None:
         return None
     value = os.environ.get(name)
@@ -666,28 +702,42 @@ def _seconds(text: str, option: str, *, zero: bool = False) -> float:
     return parse_seconds(text, what=option, zero=zero)
 
 
-def _rate(text: str) -> float:
+def _rate(text: str, option: str) -> float:
     try:
         value = float(text.strip().replace(",", "").replace("_", ""))
     except ValueError:
-        raise UserError(f"{text!r} is not a rate: give requests per second, e.g. 500") from None
+        raise UserError(f"{option} {text!r} is not a rate: give requests per second, e.g. 500") from None
     if not math.isfinite(value) or value <= 0:
-        raise UserError(f"a rate must be a positive number of requests per second, not {text!r}")
+        raise UserError(f"{option} {text!r}: a rate must be a positive number of requests per second")
     return value
 
 
-def _share(text: str | None) -> float | None:
-    """'1%' or '0.01' → 0.01; None stays None."""
+def _share(text: str | None, option: str, *, most: float | None = 1.0) -> float | None:
+    """'1%' or '0.01' → 0.01; None stays None. `most`: the largest share that makes sense (None: no limit)."""
     if text is None:
         return None
     raw = text.strip()
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
-        raise UserError(f"{text!r} is not a share: write e.g. 1% or 0.01") from None
-    if not 0 <= value <= 1:
-        raise UserError(f"{text!r} is not a share between 0% and 100%")
+        raise UserError(f"{option} {text!r} is not a share: write e.g. 1% or 0.01") from None
+    if not math.isfinite(value) or value < 0 or (most is not None and value > most):
+        upper = f" and {most:.0%}" if most is not None else ""
+        raise UserError(f"{option} {text!r}: give a share between 0%{upper}")
     return value
+
+
+def _writable(path: Path | None, option: str) -> None:
+    """Refuse, before a run, an output the run could not write after it."""
+    if path is None or str(path) == "-":
+        return
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UserError(f"{option} {path}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise UserError(f"{option} {path}: is a folder; give a file name")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UserError(f"{option} {path}: not writable")
 
 
 def _shard(text: str) -> tuple[int, int]:

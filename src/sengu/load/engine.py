@@ -156,7 +156,8 @@ class LoadConfig:
         if self.max_backlog is not None:
             return self.max_backlog
         peak = self.schedule.peak_rate if self.schedule is not None else 0.0
-        return max(1_000, math.ceil(10 * peak))
+        # 10 s of the peak, within bounds: a backlog longer than that only measures how long it is.
+        return min(1_000_000, max(1_000, math.ceil(10 * peak)))
 
     @property
     def warmup_rate(self) -> float:

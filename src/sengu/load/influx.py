@@ -200,7 +200,7 @@ def endpoint(
     else:
         raise UserError(
             f"--influx {url}: say where to write — a bucket for InfluxDB 2/3 (--influx-bucket, with "
-            "--influx-org and --influx-token) or a database for InfluxDB 1 (--influx-db)"
+            "--influx-org and --influx-token-env) or a database for InfluxDB 1 (--influx-db)"
         )
     if version == 2:
         if bucket:

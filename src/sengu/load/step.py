@@ -13,7 +13,7 @@ one (the target — or the generator; a step's warnings say which — could not 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -170,8 +170,8 @@ def step_rates(*, start: float, max_rate: float, step: float | None = None, fact
     return rates
 
 
-async def find_knee(
-    run: Callable[[float], Awaitable[Result]],
+def find_knee(
+    run: Callable[[float], Result],
     *,
     start: float,
     max_rate: float,
@@ -192,8 +192,8 @@ async def find_knee(
     rates = step_rates(start=start, max_rate=max_rate, step=step, factor=factor)
     steps: list[Step] = []
 
-    async def measure(rate: float) -> Step:
-        result = await run(rate)
+    def measure(rate: float) -> Step:
+        result = run(rate)
         reasons = slo_breaches(result, slo)
         done = Step(rate=rate, result=result, ok=not reasons, reasons=reasons)
         steps.append(done)
@@ -204,7 +204,7 @@ async def find_knee(
     good: float | None = None
     bad: Step | None = None
     for rate in rates:
-        measured = await measure(rate)
+        measured = measure(rate)
         if not measured.ok:
             bad = measured
             break
@@ -215,7 +215,7 @@ async def find_knee(
     if good is not None:
         for _ in range(refine):
             middle = (good + bad.rate) / 2
-            measured = await measure(middle)
+            measured = measure(middle)
             if measured.ok:
                 good = middle
             else:
