@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 import pytest
 
 from sengu.core.errors import UserError
+from sengu.load.numbers import fmt_num, fmt_pct
 from sengu.load.result import Latency, Result
 from sengu.load.step import (
     Knee,
     Slo,
     Step,
     find_knee,
-    fmt_num,
-    fmt_pct,
     format_knee,
     slo_breaches,
     step_rates,

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
 from sengu.core.errors import UserError
-from sengu.load.step import fmt_num, fmt_pct, fmt_rate
+from sengu.load.numbers import fmt_num, fmt_pct, fmt_rate
 
 _QUANTITY = re.compile(
     r"^(?P<number>[+-]?(?:\d+(?:\.\d*)?|\.\d+))(?:(?P<exponent>[eE][+-]?\d+)|(?P<suffix>[A-Za-z]+))?$"

@@ -631,9 +631,10 @@ def _check_thresholds(result: Result, max_p99: float | None, max_error_rate: str
 
 
 def _print_summary(result: Result) -> None:
-    from sengu.load.step import fmt_ms, fmt_pct, fmt_rate
+    from sengu.load.numbers import fmt_ms, fmt_pct, fmt_rate
+    from sengu.load.result import CLOSED_LABEL, OPEN_LABEL
 
-    mode = "open model" if result.mode == "open" else "closed model (--rate max): latency hides server stalls"
+    mode = OPEN_LABEL if result.mode == "open" else CLOSED_LABEL
     lat, lag, svc = result.latency_ms, result.send_lag_ms, result.service_ms
     offered = f"offered {fmt_rate(result.offered_rate)}, " if result.offered_rate is not None else ""
     lines = [

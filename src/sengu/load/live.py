@@ -13,15 +13,13 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
-from sengu.load.result import Mode, Second
-from sengu.load.step import fmt_ms, fmt_num, fmt_pct, fmt_rate
+from sengu.load.numbers import fmt_ms, fmt_num, fmt_pct, fmt_rate
+from sengu.load.result import CLOSED_LABEL, OPEN_LABEL, Mode, Second
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
     from rich.live import Live
 
-CLOSED_LABEL = "closed model (--rate max): latency is not measured from a schedule"
-OPEN_LABEL = "open model: latency counted from each request's intended start"
 
 # The keys of `totals` the display reads; every one is optional.
 TOTALS_KEYS = {

@@ -20,15 +20,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import escape
 
-from sengu.load.result import Latency, Result
-from sengu.load.step import Knee, Slo, fmt_ms, fmt_num, fmt_pct, fmt_rate, slo_breaches
+from sengu.load.numbers import fmt_ms, fmt_num, fmt_pct, fmt_rate
+from sengu.load.result import CLOSED_LABEL, OPEN_LABEL, Latency, Result
+from sengu.load.step import Knee, Slo, slo_breaches
 
-CLOSED_LABEL = "closed model (--rate max): latency is not measured from a schedule"
 CLOSED_DETAIL = (
     "Each connection sends its next request when the previous answer arrives, so a slow server slows the "
     "generator down and its stalls are hidden from the latency. Use this mode for raw throughput only."
 )
-OPEN_LABEL = "open model: requests released on a schedule, latency counted from each request's intended start"
 OPEN_DETAIL = (
     "A server stall shows up in the latency (no coordinated omission). Service time counts from the moment a "
     "request was actually written; send lag is the difference — a large send lag means the generator, not "

@@ -16,6 +16,10 @@ from typing import Any, Literal
 
 Mode = Literal["open", "closed"]
 
+# How each model is named wherever a result is shown (terminal, live display, report).
+OPEN_LABEL = "open model: latency counted from each request's intended start"
+CLOSED_LABEL = "closed model (--rate max): latency is not measured from a schedule"
+
 # Error classes: a request that got no HTTP answer. An HTTP status, however bad, is a status, not one of these.
 ERROR_CLASSES = ("connect", "timeout", "reset", "protocol", "overflow")
 

@@ -158,7 +158,7 @@ class RunnerEngine:
 
     def health(self) -> dict[str, object]:
         alive = all(not t.done() for t in self._loops) or self._stopping.is_set()
-        return {"ok": alive, "pools": sorted(self.pools), "open_jobs": len(self.runners.open_jobs())}
+        return {"ok": alive, "pools": sorted(self.pools), "open_jobs": self.runners.count_open()}
 
     async def settle(self) -> None:
         """Wait until no launch or stop is in flight (tests, and the drain at stop)."""
@@ -454,7 +454,7 @@ class RunnerEngine:
     async def reconcile(self) -> None:
         """Jobs GitHub has queued that we missed, and what became of the jobs we hold."""
         await self._each_pool(self._reconcile_pool)
-        self.open_jobs.set(len(self.runners.open_jobs()))
+        self.open_jobs.set(self.runners.count_open())
 
     async def _reconcile_pool(self, runtime: PoolRuntime) -> None:
         budget = runtime.github.budget

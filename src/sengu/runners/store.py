@@ -174,6 +174,10 @@ class RunnerStore:
         )
         return int(row[0][0])
 
+    def count_open(self) -> int:
+        rows = self.store.query("SELECT COUNT(*) FROM runners_jobs WHERE state IN ('queued', 'launching', 'running')")
+        return int(rows[0][0])
+
     def save_job(self, pool: str, job: Job) -> None:
         self.store.execute(
             "INSERT INTO runners_jobs (pool, job_id, run_attempt, repository, labels, state, runner_name, attempts,"
