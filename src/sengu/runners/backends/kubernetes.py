@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sengu.core.errors import UserError
-from sengu.core.kube import FIELD_MANAGER, Cluster, KubeError, resource_path
+from sengu.core.kube import Cluster, KubeError
 from sengu.runners.backends.base import (
     BACKEND_TAG,
     JIT_CONFIG_ENV,
@@ -467,9 +467,7 @@ class KubeBackend:
         secret = owned_by(objects.secret, pod)
         secret_id = secret["metadata"]["name"]
         try:
-            cluster.request(
-                "POST", resource_path("v1", "Secret", ns), body=secret, query={"fieldManager": FIELD_MANAGER}
-            )
+            cluster.create(secret)
             return
         except KubeError as exc:
             failure = exc
@@ -504,19 +502,17 @@ class KubeBackend:
         it). One left by an older pod of the same name would be collected with that pod: replace it."""
         ns, name = self.namespace, secret["metadata"]["name"]
         try:
-            existing = cluster.request("GET", resource_path("v1", "Secret", ns, name))
+            existing = cluster.get("v1", "Secret", name, ns)
         except KubeError:
+            return False
+        if existing is None:
             return False
         owners = [r.get("uid") for r in (existing.get("metadata") or {}).get("ownerReferences") or []]
         if pod["metadata"]["uid"] in owners:
             return True
         try:
-            cluster.request(
-                "DELETE", resource_path("v1", "Secret", ns, name), body={"kind": "DeleteOptions", "apiVersion": "v1"}
-            )
-            cluster.request(
-                "POST", resource_path("v1", "Secret", ns), body=secret, query={"fieldManager": FIELD_MANAGER}
-            )
+            cluster.delete("v1", "Secret", name, ns)
+            cluster.create(secret)
         except KubeError:
             return False
         return True
@@ -530,13 +526,7 @@ class KubeBackend:
 
         def apply(cluster: Cluster) -> None:
             try:
-                cluster.request(
-                    "PATCH",
-                    resource_path("v1", "ServiceAccount", meta["namespace"], meta["name"]),
-                    body=account,
-                    query={"fieldManager": FIELD_MANAGER},  # no force: never take the role ARN from its owner
-                    content_type="application/apply-patch+yaml",
-                )
+                cluster.apply(account, force=False)  # no force: never take the role ARN from its owner
             except KubeError as exc:
                 if exc.status == 409:
                     raise BackendError(
@@ -611,11 +601,7 @@ class KubeBackend:
                 if pod is not None and not pod.get("metadata", {}).get("deletionTimestamp"):
                     stopped = cluster.delete("v1", "Pod", handle.id, ns)
                 # Garbage collection would take the Secret with the pod; this takes the credential now.
-                cluster.request(
-                    "DELETE",
-                    resource_path("v1", "Secret", ns, secret_name(handle.id)),
-                    body={"kind": "DeleteOptions", "apiVersion": "v1"},
-                )
+                cluster.delete("v1", "Secret", secret_name(handle.id), ns)
             except KubeError as exc:
                 if exc.status == 404:
                     return stopped
