@@ -36,7 +36,7 @@ def test_the_readme_uses_only_options_that_exist() -> None:
 
     group = typer.main.get_command(app)
     commands = readme_commands()
-    assert {c[2] for c in commands} >= {"scenario", "run", "step", "capacity", "render-job", "merge"}
+    assert {c[2] for c in commands} >= {"scenario", "run", "step", "capacity", "render-job", "collect"}
     for words in commands:
         command = group.commands[words[2]]  # type: ignore[attr-defined]
         known = {opt for p in command.params for opt in p.opts}

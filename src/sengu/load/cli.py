@@ -402,6 +402,65 @@ def merge(
 
 
 @app.command()
+def collect(
+    name: Annotated[str, typer.Argument(help="The run's name (render-job --name).", show_default=False)],
+    namespace: Annotated[str, typer.Option("--namespace", "-n", help="Namespace of the Job.")] = "default",
+    kubeconfig: Annotated[
+        str | None, typer.Option("--kubeconfig", help="Kubeconfig file (default: the usual).", show_default=False)
+    ] = None,
+    context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.", show_default=False)] = None,
+    json_out: JsonOpt = None,
+    report: ReportOpt = None,
+    max_p99: Annotated[
+        float | None, typer.Option("--max-p99", help="Fail (exit 1) when p99 latency is over MS.", show_default=False)
+    ] = None,
+    max_error_rate: Annotated[
+        str | None,
+        typer.Option("--max-error-rate", help="Fail (exit 1) when errors are over this share.", show_default=False),
+    ] = None,
+) -> None:
+    """The coordinator of a distributed run: read what every pod of a `render-job` run measured from its log
+    and merge it exactly (as `sengu load merge` does), once the pods have finished.
+
+    Example: kubectl -n load wait --for=condition=complete job/spike --timeout 15m && sengu load collect spike -n load
+    """
+    from sengu.core.kube import Cluster
+    from sengu.load.kube import LABEL_RUN
+    from sengu.load.merge import merge, parts_in
+
+    _writable(json_out, "--json")
+    _writable(report, "--report")
+    _share(max_error_rate, "--max-error-rate")
+    cluster = Cluster.connect(kubeconfig=kubeconfig, context=context)
+    pods = cluster.list_objects("v1", "Pod", namespace, labels={LABEL_RUN: name})
+    if not pods:
+        raise UserError(f"no pods of load run {name!r} in namespace {namespace} (label {LABEL_RUN}={name})")
+    running = sorted(p["metadata"]["name"] for p in pods if (p.get("status") or {}).get("phase") not in _ENDED)
+    if running:
+        raise UserError(
+            f"{len(running)} of {len(pods)} pods have not finished ({', '.join(running[:3])}…); wait with "
+            f"kubectl -n {namespace} wait --for=condition=complete job/{name}"
+        )
+    sources, warnings = [], []
+    for pod in sorted(pods, key=lambda p: str(p["metadata"]["name"])):
+        pod_name = pod["metadata"]["name"]
+        log = b"".join(cluster.follow_log(namespace, pod_name)).decode("utf-8", "replace")
+        try:
+            sources.append((pod_name, *parts_in(log, f"pod {namespace}/{pod_name}")))
+        except UserError:  # a pod that died before printing: the run covered less than asked, said below
+            warnings.append(f"pod {pod_name} ({pod['status'].get('phase')}) printed no measurements")
+    if not sources:
+        raise UserError(f"no pod of load run {name!r} printed its measurements: " + "; ".join(warnings))
+    result = merge(sources, warnings)
+    _print_summary(result)
+    _write_outputs(result, json_out, report, title=f"sengu load collect: {name}")
+    _check_thresholds(result, max_p99, max_error_rate)
+
+
+_ENDED = ("Succeeded", "Failed")
+
+
+@app.command()
 def capacity(
     knee: Annotated[
         float, typer.Option("--knee", help="Knee measured (requests/s), e.g. by `sengu load step`.", show_default=False)

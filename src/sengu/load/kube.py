@@ -16,10 +16,10 @@ of), and ask for CPU and memory with requests equal to limits, so a pod is not t
 was sized for without it showing.
 
 Each pod prints what it measured — counts and HDR histograms, one JSON line (`--parts -`) — to its log;
-the coordinator collects the logs (`kubectl logs`, before `ttlSecondsAfterFinished` takes them) and
-merges them exactly with `sengu load merge` (sengu.load.merge). Thresholds (`--max-p99`, `--max-error-rate`) are the
-coordinator's to check on the merged result, never a pod's: one pod exiting non-zero would fail the Job
-and stop every other pod.
+`sengu load collect` (the coordinator) reads the logs through the API once the pods are done, before
+`ttlSecondsAfterFinished` takes them, and merges them exactly (sengu.load.merge). Thresholds
+(`--max-p99`, `--max-error-rate`) are the coordinator's to check on the merged result, never a pod's: one
+pod exiting non-zero would fail the Job and stop every other pod.
 
 Every object is checked against the official Kubernetes schema of the pinned version, strictly.
 """

@@ -48,6 +48,11 @@ def read_parts(path: Path) -> tuple[list[Measurements], list[str]]:
         text = path.read_text(encoding="utf-8", errors="replace")
     except OSError as exc:
         raise UserError(f"cannot read it: {exc.strerror}", Location(str(path))) from None
+    return parts_in(text, str(path))
+
+
+def parts_in(text: str, where: str) -> tuple[list[Measurements], list[str]]:
+    """The parts document in `text` (the last line that is one); `where` names it in errors."""
     for line in reversed(text.splitlines()):
         line = line.strip()
         if not line.startswith("{"):
@@ -60,8 +65,8 @@ def read_parts(path: Path) -> tuple[list[Measurements], list[str]]:
             try:
                 return [_part(p) for p in doc["parts"]], [str(w) for w in doc.get("warnings", [])]
             except (KeyError, TypeError, ValueError) as exc:
-                raise UserError(f"the {FORMAT} document is damaged ({exc})", Location(str(path))) from None
-    raise UserError(f"no {FORMAT} document in it (write one with `sengu load run --parts FILE`)", Location(str(path)))
+                raise UserError(f"the {FORMAT} document is damaged ({exc})", Location(where)) from None
+    raise UserError(f"no {FORMAT} document in it (write one with `sengu load run --parts FILE`)", Location(where))
 
 
 def _part(data: dict[str, Any]) -> Measurements:
@@ -81,23 +86,27 @@ def merge_files(paths: list[Path]) -> Result:
     """One Result from the parts of every file; runs of different targets or models are refused."""
     if not paths:
         raise UserError("no files to merge")
+    return merge([(path.name, *read_parts(path)) for path in paths])
+
+
+def merge(sources: list[tuple[str, list[Measurements], list[str]]], warnings: list[str] | None = None) -> Result:
+    """One Result from (name, parts, warnings) of each generator; different targets or models are refused."""
     parts: list[Measurements] = []
-    sources: list[Path] = []
-    warnings: list[str] = []
-    for path in paths:
-        more, said = read_parts(path)
+    names: list[str] = []
+    warnings = list(warnings or [])
+    for name, more, said in sources:
         parts.extend(more)
-        sources.extend(path for _ in more)
-        warnings.extend(f"{path.name}: {w}" for w in said)
+        names.extend(name for _ in more)
+        warnings.extend(f"{name}: {w}" for w in said)
     if not parts:
         raise UserError("the files hold no measurements")
     first = parts[0]
-    for path, part in zip(sources, parts, strict=True):
+    for name, part in zip(names, parts, strict=True):
         if (part.mode, part.target) != (first.mode, first.target):
             raise UserError(
                 f"a {part.mode}-model run of {part.target}, not a {first.mode}-model run of {first.target} like "
-                "the first file: merge the pods of one run only",
-                Location(str(path)),
+                "the first: merge the pods of one run only",
+                Location(name),
             )
     starts = sorted(p.started_at for p in parts)
     if starts and starts[0][:19] != starts[-1][:19]:
