@@ -6,7 +6,7 @@ import itertools
 import math
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sengu.load.schedule import Schedule, Segment, constant, ramp, steps
@@ -112,3 +112,27 @@ def test_any_schedule_releases_its_total_in_order_within_its_duration(segs: list
     # Request k is due when the cumulative count N(t) reaches k.
     for k in range(0, len(times), max(1, len(times) // 50)):
         assert schedule.cumulative(times[k]) == pytest.approx(k, rel=1e-6, abs=1e-6)
+
+
+small_segments = st.lists(
+    st.builds(Segment, start_rate=st.floats(0, 500), end_rate=st.floats(0, 500), seconds=st.floats(0.01, 2)),
+    min_size=1,
+    max_size=3,
+)
+
+
+@settings(deadline=None, max_examples=60)
+@given(small_segments, st.integers(2, 5))
+def test_workers_with_phases_release_what_one_process_would(segs: list[Segment], workers: int) -> None:
+    whole = Schedule(tuple(segs))
+    shares = [list(whole.scaled(1 / workers).times(phase=i / workers)) for i in range(workers)]
+    merged = sorted(t for share in shares for t in share)
+    alone = list(whole.times())
+    assert abs(len(merged) - len(alone)) <= 1  # the same count, give or take the last rounding
+    for a, b in zip(merged, alone, strict=False):  # and at the same instants, not in bursts of `workers`
+        assert a == pytest.approx(b, rel=1e-6, abs=1e-6)
+
+
+def test_a_phase_outside_zero_to_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="phase"):
+        list(constant(10, 1).times(phase=1.0))

@@ -140,6 +140,7 @@ class LoadConfig:
     warmup_s: float = 0.0  # run this long before measuring (open model: at the schedule's first rate)
     max_backlog: int | None = None  # released requests waiting for a connection; None: 10 s of the peak rate
     insecure: bool = False  # https without certificate verification
+    phase: float = 0.0  # where this worker's requests fall between one process's (see Schedule.times)
 
     @property
     def mode(self) -> Mode:
@@ -200,6 +201,7 @@ class LoadConfig:
             self,
             requests=rotated,
             schedule=self.schedule.scaled(1 / count) if self.schedule is not None else None,
+            phase=index / count,
             connections=max(1, connections),
             max_backlog=max(1, math.ceil(self.backlog_limit / count)),
         )
@@ -530,9 +532,9 @@ class _Engine:
         config = self.plan.config
         assert config.schedule is not None
         if config.warmup_s > 0 and config.warmup_rate > 0:
-            for t in constant(config.warmup_rate, config.warmup_s).times():
+            for t in constant(config.warmup_rate, config.warmup_s).times(config.phase):
                 yield self.t_start + t
-        for t in config.schedule.times():
+        for t in config.schedule.times(config.phase):
             yield self.t0 + t
 
     def tick(self) -> None:

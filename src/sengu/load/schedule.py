@@ -121,16 +121,23 @@ class Schedule:
             return self.total
         return min(self.total, math.floor(self.cumulative(t) + _EPS) + 1)
 
-    def times(self) -> Iterator[float]:
-        """The due time of every request, in order, in seconds from the start of the schedule."""
+    def times(self, phase: float = 0.0) -> Iterator[float]:
+        """The due time of every request, in order, in seconds from the start of the schedule.
+
+        Request k is due when the cumulative count reaches k + ``phase`` (0 <= phase < 1). Worker i of N
+        runs the schedule scaled by 1/N with phase i/N: together the workers' requests fall where one
+        process's would, evenly spaced, instead of N at the same instants.
+        """
+        if not 0.0 <= phase < 1.0:
+            raise ValueError(f"phase must be in [0, 1), not {phase}")
         offset = 0.0
         cumulative = 0.0  # requests due before this segment, not rounded: the fraction carries over
         for seg in self.segments:
             end = cumulative + seg.count
-            k = _ceil(cumulative)
-            while k < _ceil(end):
+            k = _ceil(cumulative - phase)
+            while k < _ceil(end - phase):
                 # k may sit a rounding error below this segment's start count: it is due at the start.
-                yield offset + min(seg.seconds, seg.time_of(max(0.0, k - cumulative)))
+                yield offset + min(seg.seconds, seg.time_of(max(0.0, k + phase - cumulative)))
                 k += 1
             cumulative = end
             offset += seg.seconds
