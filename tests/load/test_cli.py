@@ -206,3 +206,12 @@ def test_a_server_that_is_down_shows_nothing_achieved(tmp_path: Path) -> None:
     assert result["achieved_rate"] == 0 and result["error_classes"].get("connect", 0) > 0
     assert sum(s["answered"] for s in result["timeline"]) == 0  # what the report and live display plot
     assert sum(s["completed"] for s in result["timeline"]) == result["requests"]
+
+
+def test_the_live_lines_of_several_workers_add_up(server: ServerProcess) -> None:
+    ran = sengu("load", "run", "-t", server.url, "--rate", "200", "--duration", "2s", "--workers", "2", "-c", "4")
+    assert ran.returncode == 0, ran.stderr
+    seconds = [line for line in ran.stderr.splitlines() if line.strip().startswith(("0s", "1s"))]
+    assert len(seconds) == 2
+    assert all("offered 200/s" in line and "send lag p99" in line for line in seconds)
+    assert any("achieved 200/s" in line for line in seconds)  # both workers' answers, not one's

@@ -673,6 +673,8 @@ def _measure_live(config: LoadConfig, workers: int) -> tuple[list[Any], list[str
                 "backlog": p.backlog,
                 "offered_rate": config.schedule.rate_at(p.second.t) if config.schedule is not None else None,
             }
+            if config.schedule is not None:  # the closed model has no schedule to be late for
+                totals["send_lag_p99_ms"] = p.send_lag_p99_ms
             live.update(p.second, totals)
 
         return pool.run_parts(config, workers, progress)

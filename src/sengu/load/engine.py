@@ -219,6 +219,7 @@ class Progress:
     overflow: int
     in_flight: int  # at this moment
     backlog: int
+    send_lag_p99_ms: float = 0.0  # of the requests written in the second just ended (open model)
 
 
 @dataclass
@@ -878,6 +879,7 @@ class _Engine:
         histograms a slice at a time (see fold). Counting is spread the same way (count_samples).
         """
         self.count_samples()
+        lag_p99_us = _percentiles(self.lag_counts)[1]
         for counts, hist in (
             *zip(self.lat_counts, self.lat_hists, strict=True),
             (self.svc_counts, self.svc_hist),
@@ -914,6 +916,7 @@ class _Engine:
                     overflow=self.overflow,
                     in_flight=self.in_flight,
                     backlog=len(self.backlog),
+                    send_lag_p99_ms=lag_p99_us / 1000,
                 )
             )
 

@@ -83,6 +83,7 @@ class _ProgressMerger:
             p50_ms=max(p.second.p50_ms for p in parts),
             p99_ms=max(p.second.p99_ms for p in parts),
             max_ms=max(p.second.max_ms for p in parts),
+            answered=sum(p.second.answered for p in parts),
         )
         totals = list(self.latest.values())
         self.callback(
@@ -95,6 +96,7 @@ class _ProgressMerger:
                 overflow=sum(p.overflow for p in totals),
                 in_flight=sum(p.in_flight for p in totals),
                 backlog=sum(p.backlog for p in totals),
+                send_lag_p99_ms=max(p.send_lag_p99_ms for p in totals),  # the worst worker, like the p99 shown
             )
         )
 
