@@ -32,6 +32,7 @@ from typing import Any, Literal
 from sengu.batch.schedule import ScheduleError, parse
 from sengu.batch.spec import MAX_JOB_NAME, PRIORITY_ORDER
 from sengu.core.errors import Location, Problem
+from sengu.core.names import DNS_LABEL
 
 API_VERSION = "sengu.dev/v1alpha1"
 KIND = "CronjobManager"
@@ -562,7 +563,6 @@ def _feed_stdin(command: str, data: str, shell: str) -> str:
 
 # --- names -------------------------------------------------------------------------------------
 
-_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _HASH_LENGTH = 8
@@ -970,4 +970,4 @@ def _split_word(text: str) -> tuple[str, str, str]:
 
 def is_valid_job_name(name: str) -> bool:
     """A DNS-1123 label within the CronJob limit: what every imported job name satisfies."""
-    return len(name) <= MAX_JOB_NAME and _DNS_LABEL.fullmatch(name) is not None
+    return len(name) <= MAX_JOB_NAME and DNS_LABEL.match(name) is not None

@@ -12,6 +12,7 @@ from pydantic.alias_generators import to_camel
 
 from sengu.batch.schedule import ScheduleError, load_zone, parse
 from sengu.core.crd import CustomResource, PrinterColumn
+from sengu.core.names import DNS_LABEL
 
 KIND = "CronjobManager"
 MAX_JOB_NAME = 52  # a CronJob's name is limited to 52 characters (its Jobs append 11)
@@ -20,7 +21,6 @@ Priority = Literal["low", "middle", "high"]
 PRIORITY_ORDER: dict[str, int] = {"low": 0, "middle": 1, "high": 2}
 ConcurrencyPolicy = Literal["Allow", "Forbid", "Replace"]
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i?|[mkunMGTPE])?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
@@ -29,7 +29,7 @@ _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 def _job_name(value: str) -> str:
     if len(value) > MAX_JOB_NAME:
         raise ValueError(f"{value!r} is {len(value)} characters; job names are at most {MAX_JOB_NAME}")
-    if not _DNS_LABEL.match(value):
+    if not DNS_LABEL.match(value):
         raise ValueError(
             f"{value!r} is not a valid Kubernetes name: use lowercase letters, digits and '-', "
             "starting and ending with a letter or digit"
@@ -94,7 +94,7 @@ TimeZone = Annotated[str, AfterValidator(_zone)]
 JobName = Annotated[
     str,
     AfterValidator(_job_name),
-    WithJsonSchema({"type": "string", "pattern": _DNS_LABEL.pattern, "maxLength": MAX_JOB_NAME}),
+    WithJsonSchema({"type": "string", "pattern": DNS_LABEL.pattern, "maxLength": MAX_JOB_NAME}),
 ]
 ResourceName = Annotated[str, AfterValidator(_resource_name)]
 Command = Annotated[str | list[str], AfterValidator(_command)]

@@ -66,6 +66,15 @@ JsonOpt = Annotated[
 ReportOpt = Annotated[
     Path | None, typer.Option("--report", help="Write a self-contained HTML report to FILE.", show_default=False)
 ]
+MaxP99Opt = Annotated[
+    float | None, typer.Option("--max-p99", help="Fail (exit 1) when p99 latency is over MS.", show_default=False)
+]
+MaxErrorRateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--max-error-rate", help="Fail (exit 1) when errors are over this share, e.g. 1%.", show_default=False
+    ),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the request mix drawn from the scenario.")]
 InsecureOpt = Annotated[bool, typer.Option("--insecure", help="https without checking the certificate.")]
 
@@ -186,15 +195,8 @@ def run(
     influx_db: Annotated[
         str | None, typer.Option("--influx-db", help="InfluxDB 1 database.", show_default=False)
     ] = None,
-    max_p99: Annotated[
-        float | None, typer.Option("--max-p99", help="Fail (exit 1) when p99 latency is over MS.", show_default=False)
-    ] = None,
-    max_error_rate: Annotated[
-        str | None,
-        typer.Option(
-            "--max-error-rate", help="Fail (exit 1) when errors are over this share, e.g. 1%.", show_default=False
-        ),
-    ] = None,
+    max_p99: MaxP99Opt = None,
+    max_error_rate: MaxErrorRateOpt = None,
     parts_out: Annotated[
         Path | None,
         typer.Option(
@@ -376,13 +378,8 @@ def merge(
     ],
     json_out: JsonOpt = None,
     report: ReportOpt = None,
-    max_p99: Annotated[
-        float | None, typer.Option("--max-p99", help="Fail (exit 1) when p99 latency is over MS.", show_default=False)
-    ] = None,
-    max_error_rate: Annotated[
-        str | None,
-        typer.Option("--max-error-rate", help="Fail (exit 1) when errors are over this share.", show_default=False),
-    ] = None,
+    max_p99: MaxP99Opt = None,
+    max_error_rate: MaxErrorRateOpt = None,
 ) -> None:
     """Merge what several generators measured into one result, exactly: histograms are added, so the
     percentiles are those of every request (not averages of percentiles). Thresholds are checked on the
@@ -411,13 +408,8 @@ def collect(
     context: Annotated[str | None, typer.Option("--context", help="Kubeconfig context.", show_default=False)] = None,
     json_out: JsonOpt = None,
     report: ReportOpt = None,
-    max_p99: Annotated[
-        float | None, typer.Option("--max-p99", help="Fail (exit 1) when p99 latency is over MS.", show_default=False)
-    ] = None,
-    max_error_rate: Annotated[
-        str | None,
-        typer.Option("--max-error-rate", help="Fail (exit 1) when errors are over this share.", show_default=False),
-    ] = None,
+    max_p99: MaxP99Opt = None,
+    max_error_rate: MaxErrorRateOpt = None,
 ) -> None:
     """The coordinator of a distributed run: read what every pod of a `render-job` run measured from its log
     and merge it exactly (as `sengu load merge` does), once the pods have finished.

@@ -35,6 +35,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from sengu.core.errors import Problem, UserError
+from sengu.core.names import DNS_LABEL
 
 # How `sengu load run` is called in a pod: kept here, in one place, to follow the CLI if an option is renamed.
 RUN_COMMAND = ("load", "run")
@@ -79,7 +80,6 @@ MAX_NAME = 63
 MAX_WORKERS = 100_000  # the API server's limit on completions and parallelism of an Indexed Job
 MAX_CONFIGMAP_BYTES = 1024 * 1024 - 16 * 1024  # 1 MiB per object, less room for its metadata
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _CPU = re.compile(r"^(\d+(\.\d+)?|\.\d+|\d+m)$")
 _MEMORY = re.compile(r"^(\d+(\.\d+)?|\.\d+)(k|M|G|T|Ki|Mi|Gi|Ti)?$")
@@ -317,7 +317,7 @@ def _check(
         workers = MAX_WORKERS
     index_digits = len(str(workers - 1))
     longest = MAX_NAME - 1 - index_digits
-    if not _DNS_LABEL.match(name):
+    if not DNS_LABEL.match(name):
         problems.append(
             f"name {name!r} is not a DNS label: lowercase letters, digits and '-', starting and ending "
             "with a letter or digit"
@@ -327,7 +327,7 @@ def _check(
             f"name {name!r} is {len(name)} characters; with {workers} pods it may have at most {longest}, "
             f"so that NAME-INDEX, each pod's hostname, fits in {MAX_NAME}"
         )
-    if not _DNS_LABEL.match(namespace) or len(namespace) > MAX_NAME:
+    if not DNS_LABEL.match(namespace) or len(namespace) > MAX_NAME:
         problems.append(f"namespace {namespace!r} is not a DNS label of at most {MAX_NAME} characters")
     if not image or any(c.isspace() for c in image):
         problems.append(f"image {image!r} must be a non-empty image reference without spaces")

@@ -21,6 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from sengu.core.names import DnsLabel
 from sengu.load.templates import PLACEHOLDER
 
 if TYPE_CHECKING:
@@ -29,18 +30,8 @@ if TYPE_CHECKING:
 KIND = "LoadScenario"
 API_VERSION = "sengu.dev/v1alpha1"
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _METHOD = re.compile(r"^[A-Z][A-Z_-]*$")
 _BAD_PATH_CHARS = re.compile(r"[\s\x00-\x1f\x7f#]")
-
-
-def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid name: lowercase letters, digits and '-', at most 63 characters, "
-            "starting and ending with a letter or digit"
-        )
-    return value
 
 
 def _method(value: str) -> str:
@@ -60,7 +51,6 @@ def _path(value: str) -> str:
     return value
 
 
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Method = Annotated[str, AfterValidator(_method)]
 PathTemplate = Annotated[str, AfterValidator(_path)]
 

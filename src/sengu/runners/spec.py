@@ -29,6 +29,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from sengu.core.crd import CustomResource, PrinterColumn
 from sengu.core.duration import parse_duration
+from sengu.core.names import DnsLabel, dns_label, is_dns_label
 
 if TYPE_CHECKING:
     from sengu.core.notify import SecretSource
@@ -61,7 +62,6 @@ RESERVED_LABELS: frozenset[str] = frozenset(
 )
 RESERVED_PREFIXES: tuple[str, ...] = ("cpu-", "mem-", "role-")
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _LOGIN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _REPO = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
@@ -74,17 +74,8 @@ JITCONFIG = "{jitconfig}"
 # Field types
 
 
-def _dns_label(value: str) -> str:
-    if len(value) > 63 or not _DNS_LABEL.match(value):
-        raise ValueError(
-            f"{value!r} is not a valid name: lowercase letters, digits and '-', at most 63 characters, "
-            "starting and ending with a letter or digit"
-        )
-    return value
-
-
 def _backend_name(value: str) -> str:
-    _dns_label(value)
+    dns_label(value)
     if value in RESERVED_LABELS or value.startswith(RESERVED_PREFIXES):
         raise ValueError(
             f"{value!r} is a label with its own meaning; name the backend otherwise (e.g. 'fargate', 'k8s')"
@@ -146,7 +137,6 @@ Duration = Annotated[
     WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]}),
 ]
 BackendName = Annotated[str, AfterValidator(_backend_name)]
-DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Login = Annotated[str, AfterValidator(_login)]
 Repository = Annotated[str, AfterValidator(_repository)]
 RepositoryGlob = Annotated[str, AfterValidator(_repo_glob)]
@@ -479,7 +469,7 @@ def cross_problems(spec: RunnerPoolSpec) -> Iterator[tuple[tuple[str | int, ...]
     elif spec.default_backend not in first:
         yield ("defaultBackend",), f"{spec.default_backend!r} is not a backend; backends: {known}"
     for role in spec.roles:
-        if len(role) > 63 or not _DNS_LABEL.match(role):
+        if not is_dns_label(role):
             yield ("roles", role), f"role name {role!r} must be lowercase letters, digits and '-' (label role-NAME)"
     roles = ", ".join(spec.roles) or "none declared"
     for b_index, backend in enumerate(spec.backends):
