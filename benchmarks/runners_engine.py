@@ -238,39 +238,16 @@ def run_github(out: Path, jobs: int) -> None:
 
     from tests.fakes.github import FakeGitHub
 
-    from sengu.runners.spec import Limits
-
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with FakeGitHub() as fake:
         # An installation gets 5,000-15,000 requests an hour; 200 jobs/s spend that in under 75 s. The limit
         # is lifted so that the engine, not GitHub's budget, is what gets measured.
         fake.set_budget(10**9, limit=10**9)
-        key, secret = out / "app.pem", out / "webhook-secret"
-        key.write_text(fake.private_key_pem)
-        secret.write_text(str(fake.webhook_secret))
         # The command is never run: the engine's backends are replaced. A local backend is the one kind
         # `sengu up` builds without a cloud account. Runners here never finish, so a cap on live runners
         # would hold jobs back by design: it is lifted to measure the engine's own path.
-        limits = f"  limits: {{maxRunners: {jobs + 100}}}\n" if "max_runners" in Limits.model_fields else ""
-        (out / "pool.yaml").write_text(
-            f"""apiVersion: sengu.dev/v1alpha1
-kind: RunnerPool
-metadata: {{name: {POOL}}}
-spec:
-  github:
-    apiUrl: {fake.api_url}
-    appId: {fake.app_id}
-    installationId: {fake.installation_id}
-    privateKeyFile: {key}
-    webhookSecretFile: {secret}
-    owner: {fake.owner}
-  defaultBackend: local
-  backends:
-    - {{name: local, local: {{command: ["/bin/false", "--jitconfig", "{{jitconfig}}"], workDir: {out / "work"}}}}}
-"""
-            + limits
-        )
+        fake.write_pool(out, "/bin/false", name=POOL, more=f"  limits: {{maxRunners: {jobs + 100}}}\n")
         with open(out / "deliveries.jsonl", "w") as f:
             for _ in range(jobs):
                 job = fake.queue_job(f"{fake.owner}/app", LABELS)

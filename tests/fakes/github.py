@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -504,6 +505,35 @@ class FakeGitHub(LoopbackServer):
         with self._cond:
             if not self._cond.wait_for(lambda: predicate(self), timeout=timeout):
                 raise AssertionError(f"FakeGitHub: condition not met within {timeout} s")
+
+    # --- a pool that talks to this fake ----------------------------------------------------------------
+
+    def write_pool(self, directory: Path, runner: str | Path, *, name: str = "ci", more: str = "") -> Path:
+        """A RunnerPool file for this fake in `directory`, with the app key and webhook secret beside it: one
+        local backend running `runner --jitconfig {jitconfig}` in `directory/work`; `more` is appended to its
+        spec (other backends, limits), indented as spec keys."""
+        key, secret = directory / "app.pem", directory / "webhook-secret"
+        key.write_text(self.private_key_pem)
+        secret.write_text(str(self.webhook_secret))
+        path = directory / "pool.yaml"
+        path.write_text(
+            f"""apiVersion: sengu.dev/v1alpha1
+kind: RunnerPool
+metadata: {{name: {name}}}
+spec:
+  github:
+    apiUrl: {self.api_url}
+    appId: {self.app_id}
+    installationId: {self.installation_id}
+    privateKeyFile: {key}
+    webhookSecretFile: {secret}
+    owner: {self.owner}
+  defaultBackend: local
+  backends:
+    - {{name: local, local: {{command: ["{runner}", "--jitconfig", "{{jitconfig}}"], workDir: {directory / "work"}}}}}
+{more}"""
+        )
+        return path
 
     # --- webhooks -----------------------------------------------------------------------------------
 

@@ -148,10 +148,6 @@ def kill_processes_under(root: Path) -> int:
 
 
 def write_pool(tmp_path: Path, fake: FakeGitHub, config: BarConfig) -> Path:
-    key = tmp_path / "app.pem"
-    key.write_text(fake.private_key_pem)
-    secret = tmp_path / "webhook"
-    secret.write_text(str(fake.webhook_secret))
     runner = tmp_path / "runner.sh"
     # A stand-in for actions/runner: it shows it came up (atomically, the driver polls for it), then waits
     # like a runner whose job GitHub has not handed over. It never leaves by itself: sengu must end it.
@@ -160,27 +156,9 @@ def write_pool(tmp_path: Path, fake: FakeGitHub, config: BarConfig) -> Path:
         "exec sleep 600\n"
     )
     runner.chmod(0o755)
-    path = tmp_path / "pool.yaml"
     boot = f", bootTimeout: {config.boot_timeout}" if config.boot_timeout else ""
-    path.write_text(
-        f"""apiVersion: sengu.dev/v1alpha1
-kind: RunnerPool
-metadata: {{name: {POOL}}}
-spec:
-  github:
-    apiUrl: {fake.api_url}
-    appId: {fake.app_id}
-    installationId: {fake.installation_id}
-    privateKeyFile: {key}
-    webhookSecretFile: {secret}
-    owner: my-org
-  defaultBackend: local
-  backends:
-    - {{name: local, local: {{command: ["{runner}", "--jitconfig", "{{jitconfig}}"], workDir: {tmp_path / "work"}}}}}
-  limits: {{maxRunners: {config.max_runners}, reconcileInterval: {config.reconcile_interval}{boot}}}
-"""
-    )
-    return path
+    limits = f"  limits: {{maxRunners: {config.max_runners}, reconcileInterval: {config.reconcile_interval}{boot}}}\n"
+    return fake.write_pool(tmp_path, runner, name=POOL, more=limits)
 
 
 class Sengu:

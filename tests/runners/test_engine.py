@@ -40,35 +40,15 @@ def alive(pid: int) -> bool:
 
 
 def pool_file(tmp_path: Path, fake: FakeGitHub, extra: str = "", namespace: str = "ci-runners") -> Path:
-    key = tmp_path / "app.pem"
-    key.write_text(fake.private_key_pem)
-    secret = tmp_path / "webhook"
-    secret.write_text(str(fake.webhook_secret))
     runner = tmp_path / "runner.sh"
     # A stand-in for actions/runner: shows it got its JIT config, then waits for its job like a real one.
     runner.write_text('#!/bin/sh\necho "$SENGU_RUNNER $2" > "$PWD/started"\nexec sleep 60\n')
     runner.chmod(0o755)
-    path = tmp_path / "pool.yaml"
-    path.write_text(
-        f"""apiVersion: sengu.dev/v1alpha1
-kind: RunnerPool
-metadata: {{name: ci}}
-spec:
-  github:
-    apiUrl: {fake.api_url}
-    appId: {fake.app_id}
-    installationId: {fake.installation_id}
-    privateKeyFile: {key}
-    webhookSecretFile: {secret}
-    owner: my-org
-  defaultBackend: local
-  backends:
-    - {{name: local, local: {{command: ["{runner}", "--jitconfig", "{{jitconfig}}"], workDir: {tmp_path / "work"}}}}}
-    - {{name: k8s, kubernetes: {{namespace: {namespace}, image: ghcr.io/actions/actions-runner:latest}}}}
-  rejections: {{checkRun: false}}
-{extra}"""
+    more = (
+        f"    - {{name: k8s, kubernetes: {{namespace: {namespace}, image: ghcr.io/actions/actions-runner:latest}}}}\n"
+        f"  rejections: {{checkRun: false}}\n{extra}"
     )
-    return path
+    return fake.write_pool(tmp_path, runner, more=more)
 
 
 @asynccontextmanager
