@@ -12,10 +12,11 @@ import typer
 from sengu import __version__
 from sengu.batch.cli import app as batch_app
 from sengu.core.errors import Failure, UserError
+from sengu.core.help import App
 from sengu.load.cli import app as load_app
 from sengu.runners.cli import app as runners_app
 
-app = typer.Typer(
+app = App(
     name="sengu",
     help=(
         "Move a long-lived web service from VMs onto Kubernetes and keep it running well.\n\n"
@@ -28,6 +29,16 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     add_completion=False,
+    epilog=(
+        "Examples:\n"
+        "  # Turn crontabs into a CronjobManager and see when each job would run\n"
+        "  sengu batch import /etc/crontab /etc/cron.d/* -o jobs.yaml\n"
+        "  sengu batch next jobs.yaml\n"
+        "  # Run every document of some files on this machine\n"
+        "  sengu up jobs.yaml pool.yaml\n"
+        "  # Help on one command\n"
+        "  sengu batch import --help"
+    ),
 )
 app.add_typer(batch_app, name="batch")
 app.add_typer(runners_app, name="runners")
@@ -36,7 +47,11 @@ app.add_typer(load_app, name="load")
 
 @app.command()
 def version() -> None:
-    """Print sengu's version."""
+    """Print sengu's version.
+
+    Examples:
+      sengu version
+    """
     typer.echo(__version__)
 
 
@@ -47,8 +62,11 @@ def crd(
 ) -> None:
     """Print the CustomResourceDefinitions of sengu's kinds, generated from the same models as validation.
 
-    Apply them before the operator or any resource: sengu crd | kubectl apply -f -
-    JSON output (-o json) is a v1 List.
+    Apply them before the operator or any resource. JSON output (-o json) is a v1 List.
+
+    Examples:
+      sengu crd | kubectl apply -f -
+      sengu crd --kind CronjobManager -o json
     """
     import json
 
@@ -72,7 +90,8 @@ def operator(
         list[str] | None, typer.Option("--namespace", "-n", help="Watch only these namespaces (default: all).")
     ] = None,
     liveness: Annotated[
-        str | None, typer.Option(help="Serve health here, e.g. http://0.0.0.0:8080/healthz (standby included).")
+        str | None,
+        typer.Option(metavar="URL", help="Serve health here, e.g. http://0.0.0.0:8080/healthz (standby included)."),
     ] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics on this port.")] = None,
     lease_name: Annotated[
