@@ -117,9 +117,16 @@ def _indented(line: str) -> bool:
     return line[:1].isspace()
 
 
+def source(command: Any) -> str:
+    """A command's help as written: its docstring (or help=) and epilog, each with its margin removed."""
+    text = inspect.cleandoc(command.help or "").partition("\f")[0]
+    if command.epilog:  # dedent, not cleandoc: an epilog's first line sets the margin like the others
+        text += "\n\n" + textwrap.dedent(command.epilog).strip("\n")
+    return text
+
+
 def parse(text: str) -> list[Block]:
-    """The blocks of a help text, in order. The first block, if prose, is the summary."""
-    text = inspect.cleandoc(text).partition("\f")[0]
+    """The blocks of a help text (margin removed), in order. The first block, if prose, is the summary."""
     blocks: list[Block] = []
     examples: Block | None = None
     for paragraph in _paragraphs(text):
@@ -166,7 +173,7 @@ def summary(command: Any) -> str:
     """The one-line summary of a command: its short_help, else the first paragraph of its help, whole."""
     if command.short_help:
         return " ".join(str(command.short_help).split())
-    blocks = parse(command.help or "")
+    blocks = parse(inspect.cleandoc(command.help or ""))
     return " ".join(" ".join(blocks[0].lines).split()) if blocks and blocks[0].kind == "prose" else ""
 
 
@@ -243,10 +250,7 @@ def usage_pieces(command: Any, ctx: Context) -> list[str]:
 def render(command: Any, ctx: Context, width: int, *, commands: Sequence[tuple[str, str]] = ()) -> str:
     """The whole help page of a command or group."""
     lines = [f"Usage: {' '.join([ctx.command_path, *command.collect_usage_pieces(ctx)])}"]
-    text = command.help or ""
-    if command.epilog:
-        text = f"{inspect.cleandoc(text)}\n\n{inspect.cleandoc(command.epilog)}"
-    lines += render_text(parse(text), width)
+    lines += render_text(parse(source(command)), width)
     arguments, options = _rows(command, ctx)
     if commands:
         lines += ["", "Commands:", *_definitions(commands, width)]
