@@ -219,13 +219,33 @@ def _definitions(rows: Sequence[tuple[str, str]], width: int) -> list[str]:
     return out
 
 
+_RANGE = re.compile(r"(?:(?P<low>[^\s\[;]+?)(?P<lo><=?))?x(?:(?P<hi><=?)(?P<high>[^\s\];]+?))?(?=[;\]])")
+_BELOW = re.compile(r"\bx(?P<op>>=?)(?P<low>[^\s\];]+?)(?=[;\]])")
+
+
+def _human_range(text: str) -> str:
+    """click's ranges in words: `1<=x<=10000` → `1 to 10000`, `x>=1` → `at least 1`, `0<x<1` → `more than 0,
+    less than 1`."""
+
+    def words(m: re.Match[str]) -> str:
+        low, high = m["low"], m["high"]
+        if low and high and m["lo"] == m["hi"] == "<=":
+            return f"{low} to {high}"
+        parts = [f"{'at least' if m['lo'] == '<=' else 'more than'} {low}"] if low else []
+        parts += [f"{'at most' if m['hi'] == '<=' else 'less than'} {high}"] if high else []
+        return ", ".join(parts) or m[0]
+
+    text = _BELOW.sub(lambda m: f"{'at least' if m['op'] == '>=' else 'more than'} {m['low']}", text)
+    return _RANGE.sub(words, text)
+
+
 def _rows(command: Any, ctx: Context) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     arguments, options = [], []
     for param in command.get_params(ctx):
         record = param.get_help_record(ctx)
         if record is None:
             continue
-        text = record[1]  # typer's help with its [default: …; env var: …; required] suffix
+        text = _human_range(record[1])  # typer's help with its [default: …; env var: …; required] suffix
         if param.param_type_name == "argument":
             arguments.append((metavar(param), text))
             continue
