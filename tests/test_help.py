@@ -19,12 +19,15 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+import typer
 import typer.main
+from typer.testing import CliRunner
 
 from sengu.cli import app
+from sengu.core.help import App
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTHS = (80, 200)
@@ -265,3 +268,36 @@ def test_help_imports_nothing_heavy(rendered: dict[int, dict[str, Any]]) -> None
     heavy = {"kopf", "kubernetes", "boto3", "botocore", "uvloop", "yaml", "rich", "httpx", "starlette", "uvicorn"}
     heavy |= {"prometheus_client", "hdrh", "jsonschema", "jwt", "sengu.core.kube", "sengu.batch.resolve"}
     assert heavy & set(rendered[80]["modules"]) == set()
+
+
+def test_a_new_command_gets_the_layout_without_asking() -> None:
+    """What a later branch adds through sengu.core.help.App reads the same, Python types included."""
+    extra = App(help="A capability added later.\n\nExamples:\n  sengu extra go a.yaml")
+
+    @extra.command()
+    def go(
+        files: Annotated[list[Path], typer.Argument(help="Files.")],
+        out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here.")] = None,
+        tries: Annotated[int, typer.Option(help="Tries.")] = 3,
+        wait: Annotated[float, typer.Option("--wait-timeout", help="Seconds.")] = 1.0,
+        tags: Annotated[list[str] | None, typer.Option("--tag", help="Tags.")] = None,
+    ) -> None:
+        """Go somewhere with self-hosted-and-very-long-hyphenated-words-that-must-never-be-split-anywhere.
+
+        Example: sengu extra go a.yaml b.yaml --out x.yaml
+                 --tag one
+        """
+
+    root = App(help="Root.\n\nExamples:\n  sengu extra --help", name="sengu")
+    root.add_typer(extra, name="extra")
+    page = CliRunner().invoke(root, ["extra", "go", "--help"], prog_name="sengu").output
+    assert page.splitlines()[0] == "Usage: sengu extra go [OPTIONS] FILE..."
+    assert "  FILE...  Files." in page
+    assert "  -o, --out FILE " in page and "  --tries N " in page and "  --wait-timeout SECONDS " in page
+    assert "  --tag TAG " in page
+    assert "self-hosted-and-very-long-hyphenated-words-that-must-never-be-split-anywhere." in page
+    assert "Examples:\n  sengu extra go a.yaml b.yaml --out x.yaml\n           --tag one\n" in page
+    assert not PYTHON_TYPE.search(page) and "list[" not in page
+    group = CliRunner().invoke(root, ["extra", "--help"], prog_name="sengu").output
+    listing = " ".join(group.split("Commands:")[1].split())
+    assert listing.startswith("go Go somewhere with self-hosted-and-very-long-hyphenated-words-that-must-never-be")
