@@ -22,7 +22,7 @@ import re
 import textwrap
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, get_args, get_origin
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -108,7 +108,7 @@ def _set_metavars(params: Sequence[Parameter]) -> None:
 class Block:
     """A piece of help text: prose (rewrapped), literal (kept as written) or examples (kept, under a heading)."""
 
-    kind: str
+    kind: Literal["prose", "literal", "examples"]
     lines: list[str] = field(default_factory=list)
     attached: bool = False  # a literal block that goes on the paragraph before it, with no blank line
 
@@ -146,8 +146,8 @@ def parse(text: str) -> list[Block]:
                 examples = Block("examples", [found.group(1)] if found.group(1) else [])
                 blocks.append(examples)
                 continue
-            kind = "literal" if _indented(line) else "prose"
-            if current is None or current.kind != kind:  # a new paragraph is a new block, whatever its kind
+            kind: Literal["prose", "literal"] = "literal" if _indented(line) else "prose"
+            if current is None or current.kind != kind:  # each paragraph starts a block; so does a change of kind
                 current = Block(kind, attached=current is not None)
                 blocks.append(current)
             current.lines.append(line)
