@@ -673,14 +673,19 @@ def _measure_live(config: LoadConfig, workers: int) -> tuple[list[Any], list[str
 
 
 def _check_thresholds(result: Result, max_p99: float | None, max_error_rate: str | None) -> None:
-    """--max-p99 / --max-error-rate: exit 1 naming what broke (for CI)."""
-    if max_p99 is None and max_error_rate is None:
-        return
-    from sengu.load.step import Slo, slo_breaches
+    """--max-p99 / --max-error-rate: exit 1 naming what broke (for CI); and exit 1 when nothing answered,
+    thresholds or not: a target that answers nothing is down, not fast."""
+    if max_p99 is not None or max_error_rate is not None:
+        from sengu.load.step import Slo, slo_breaches
 
-    slo = Slo(max_p99_ms=max_p99, max_error_rate=_share(max_error_rate, "--max-error-rate"), min_achieved_ratio=None)
-    if breaches := slo_breaches(result, slo):
-        raise Failure("thresholds broken: " + "; ".join(breaches))
+        share = _share(max_error_rate, "--max-error-rate")
+        slo = Slo(max_p99_ms=max_p99, max_error_rate=share, min_achieved_ratio=None)
+        if breaches := slo_breaches(result, slo):
+            raise Failure("thresholds broken: " + "; ".join(breaches))
+    if not result.latency_ms.measured:
+        classes = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.error_classes.items()))
+        what = f"all {result.requests:,} requests failed ({classes})" if result.requests else "no request completed"
+        raise Failure(f"no answers from {result.target}: {what}")
 
 
 def _print_summary(result: Result) -> None:
@@ -695,10 +700,10 @@ def _print_summary(result: Result) -> None:
         f"{result.connections} connections",
         f"  {offered}achieved {fmt_rate(result.achieved_rate)}; {result.requests:,} requests, "
         f"{result.errors:,} errors ({fmt_pct(result.error_rate)}), overflow {result.overflow:,}",
-        f"  latency   p50 {fmt_ms(lat.p50)}  p90 {fmt_ms(lat.p90)}  p99 {fmt_ms(lat.p99)}  "
-        f"p99.9 {fmt_ms(lat.p999)}  max {fmt_ms(lat.max)}",
-        f"  service   p50 {fmt_ms(svc.p50)}  p99 {fmt_ms(svc.p99)};  "
-        f"send lag p50 {fmt_ms(lag.p50)}  p99 {fmt_ms(lag.p99)}",
+        f"  latency   p50 {fmt_ms(lat.ms('p50'))}  p90 {fmt_ms(lat.ms('p90'))}  p99 {fmt_ms(lat.ms('p99'))}  "
+        f"p99.9 {fmt_ms(lat.ms('p999'))}  max {fmt_ms(lat.ms('max'))}" + ("" if lat.measured else "  (no answers)"),
+        f"  service   p50 {fmt_ms(svc.ms('p50'))}  p99 {fmt_ms(svc.ms('p99'))};  "
+        f"send lag p50 {fmt_ms(lag.ms('p50'))}  p99 {fmt_ms(lag.ms('p99'))}",
     ]
     if result.statuses:
         lines.append("  statuses  " + ", ".join(f"{k}: {v:,}" for k, v in sorted(result.statuses.items())))

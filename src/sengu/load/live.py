@@ -104,6 +104,11 @@ class LiveDisplay:
         # No markup or highlighting: a target URL with [brackets] must print as it is.
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
+    @staticmethod
+    def _ms(second: Second, value: float) -> str:
+        # A second with no answer has no latency: "-", not 0 ms.
+        return fmt_ms(None if second.answered == 0 and second.max_ms == 0 else value)
+
     def line(self, second: Second, totals: Mapping[str, Any]) -> str:
         """The plain one-line form of a second."""
         sent = "sent" if self.mode == "closed" else "offered"
@@ -111,9 +116,9 @@ class LiveDisplay:
             f"{second.t:>4}s",
             f"{sent} {fmt_rate(second.offered)}",
             f"achieved {fmt_rate(second.answered)}",
-            f"p50 {fmt_ms(second.p50_ms)}",
-            f"p99 {fmt_ms(second.p99_ms)}",
-            f"max {fmt_ms(second.max_ms)}",
+            f"p50 {self._ms(second, second.p50_ms)}",
+            f"p99 {self._ms(second, second.p99_ms)}",
+            f"max {self._ms(second, second.max_ms)}",
             f"errors {fmt_num(second.errors)}",
         ]
         if "errors" in totals:
@@ -159,7 +164,8 @@ class LiveDisplay:
         grid.add_row("rate", rate)
         grid.add_row(
             "latency",
-            f"p50 {fmt_ms(second.p50_ms)}   p99 {fmt_ms(second.p99_ms)}   max {fmt_ms(second.max_ms)}",
+            f"p50 {self._ms(second, second.p50_ms)}   p99 {self._ms(second, second.p99_ms)}   "
+            f"max {self._ms(second, second.max_ms)}",
         )
         grid.add_row(f"p99, last {len(self._p99)}s", Text(sparkline(list(self._p99)), style="cyan"))
         errors = Text(f"{fmt_num(second.errors)} this second", style="bold red" if second.errors else "")

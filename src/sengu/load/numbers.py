@@ -24,8 +24,9 @@ def fmt_num(value: float) -> str:
     return text.rstrip("0").rstrip(".")
 
 
-def fmt_ms(value: float) -> str:
-    return f"{fmt_num(value)} ms"
+def fmt_ms(value: float | None) -> str:
+    """Milliseconds; None (nothing measured, e.g. no answers) reads "-", never 0 ms."""
+    return "-" if value is None else f"{fmt_num(value)} ms"
 
 
 def fmt_rate(value: float) -> str:

@@ -79,7 +79,10 @@ def slo_breaches(result: Result, slo: Slo) -> list[str]:
     if result.requests == 0:
         # Nothing measured is not a pass: every other check would read zeros as perfect.
         reasons.append("no request completed")
-    if slo.max_p99_ms is not None and result.latency_ms.p99 > slo.max_p99_ms:
+    elif not result.latency_ms.measured:
+        # Every request failed before an answer (refused, reset, timed out): no latency to hold a limit to.
+        reasons.append(f"no answers: all {fmt_num(result.requests)} requests failed")
+    if slo.max_p99_ms is not None and result.latency_ms.measured and result.latency_ms.p99 > slo.max_p99_ms:
         reasons.append(f"p99 {fmt_ms(result.latency_ms.p99)} > {fmt_ms(slo.max_p99_ms)}")
     if slo.max_error_rate is not None and result.error_rate > slo.max_error_rate:
         reasons.append(f"errors {fmt_pct(result.error_rate)} > {fmt_pct(slo.max_error_rate)}")
@@ -191,7 +194,7 @@ def format_knee(knee: Knee) -> str:
         r = s.result
         verdict = "ok" if s.ok else "broke: " + "; ".join(s.reasons)
         lines.append(
-            f"{fmt_rate(s.rate):>12}  {fmt_rate(r.achieved_rate):>12}  {fmt_ms(r.latency_ms.p99):>11}  "
+            f"{fmt_rate(s.rate):>12}  {fmt_rate(r.achieved_rate):>12}  {fmt_ms(r.latency_ms.ms('p99')):>11}  "
             f"{fmt_pct(r.error_rate):>7}  {verdict}"
         )
     if knee.rate is None:
