@@ -55,6 +55,7 @@ class LiveDisplay:
         target: str = "",
         console: Console | None = None,
         history: int = 60,
+        heading: str = "",
     ) -> None:
         if console is None:
             from rich.console import Console
@@ -63,6 +64,7 @@ class LiveDisplay:
         self.console = console
         self.mode: Mode = mode
         self.target = target
+        self.heading = heading  # e.g. which step of `sengu load step` this is
         self._p99: deque[float] = deque(maxlen=history)
         self._live: Live | None = None
         self._last: tuple[Second, Mapping[str, Any]] | None = None
@@ -78,7 +80,7 @@ class LiveDisplay:
             self._live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
             self._live.__enter__()
         else:
-            self._plain(f"sengu load: {self._label()}" + (f" → {self.target}" if self.target else ""))
+            self._plain(f"sengu load: {self.heading or self._label()}" + (f" → {self.target}" if self.target else ""))
         return self
 
     def __exit__(
@@ -143,7 +145,7 @@ class LiveDisplay:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
-        title = Text(f"sengu load — {self._label()}", style="bold")
+        title = Text(f"sengu load — {self.heading or self._label()}", style="bold")
         if self.target:
             title.append(f"\n{self.target}", style="dim")
         grid.add_row(Text(""), title)

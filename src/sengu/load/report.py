@@ -61,6 +61,8 @@ h3 { font-size: 15px; margin: 18px 0 6px; }
 .mode { padding: 10px 14px; border-radius: 6px; background: var(--panel); border-left: 4px solid #1f77b4; }
 .mode.closed { border-left-color: var(--warn-line); background: var(--warn-bg); }
 .mode strong { display: block; }
+.interrupted { padding: 10px 14px; margin: 0 0 10px; border-radius: 6px; background: var(--warn-bg);
+               border-left: 4px solid var(--bad); }
 .warnings { background: var(--warn-bg); border: 1px solid var(--warn-line); border-radius: 6px;
             padding: 8px 14px 8px 30px; }
 .verdict { font-size: 16px; padding: 10px 14px; border-radius: 6px; background: var(--panel); }
@@ -431,9 +433,21 @@ def _status_tables(result: Result) -> str:
     return out
 
 
+def _interrupted_banner(text: str) -> str:
+    return f'<div class="interrupted"><strong>Interrupted (Ctrl-C).</strong> {_e(text)}</div>'
+
+
 def _run_body(result: Result, *, heading: int = 2) -> str:
     h = f"h{heading}"
     parts = [_mode_banner(result)]
+    if result.interrupted:
+        parts.insert(
+            0,
+            _interrupted_banner(
+                f"Stopped after {fmt_num(round(result.duration_s, 1))} s of the {fmt_num(result.planned_s or 0)} s "
+                "planned: a partial result, over the part that ran."
+            ),
+        )
     if result.warnings:
         items = "".join(f"<li>{_e(w)}</li>" for w in result.warnings)
         parts.append(f'<{h}>Warnings</{h}><ul class="warnings">{items}</ul>')
@@ -491,6 +505,12 @@ def _step_section(results: Sequence[Result], knee: Knee | None) -> str:
     with_rate = [r for r in ordered if r.offered_rate is not None]
     timed = [r for r in with_rate if r.latency_ms.measured]  # a step nobody answered has no latency to plot
     parts = ["<h2>Step search</h2>"]
+    if knee is not None and knee.interrupted:
+        parts.append(
+            _interrupted_banner(
+                f"The search stopped after {len(knee.steps)} step(s); the last may be cut short and has no verdict."
+            )
+        )
     if knee is not None:
         parts.append(_verdict(knee))
         parts.append(f"<p>SLO: {_e(_slo_text(knee.slo))}.</p>")
