@@ -1134,9 +1134,12 @@ def build_result(
     )
     if interrupted:
         cut = sum(p.cut for p in parts)
+        if duration:
+            when = f"after {duration:.1f} s of the {result.planned_s or 0:g} s planned"
+        else:
+            when = "in the warm-up, before anything was measured"
         warnings = [
-            f"interrupted (Ctrl-C) after {duration:.1f} s of the {result.planned_s or 0:g} s planned"
-            + (f"; {cut:,} requests unanswered then are not counted" if cut else ""),
+            f"interrupted (Ctrl-C) {when}" + (f"; {cut:,} requests unanswered then are not counted" if cut else ""),
             *warnings,
         ]
     result.warnings = [*warnings, *_self_check(result, parts, cpu)]
