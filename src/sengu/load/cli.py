@@ -20,7 +20,7 @@ from sengu.core.errors import Failure, UserError
 from sengu.core.help import App
 
 if TYPE_CHECKING:
-    from sengu.load.engine import LoadConfig, Request
+    from sengu.load.engine import LoadConfig, Request, Stop
     from sengu.load.result import Result
     from sengu.load.schedule import Schedule
 
@@ -302,11 +302,19 @@ def run(
         from sengu.load.influx import endpoint
 
         endpoint(influx, org=influx_org, bucket=influx_bucket, db=influx_db)  # where to write: said before the run
-    result = _measure(config, workers, quiet=quiet or Path("-") in (json_out, parts_out), parts_out=parts_out)
+    from sengu.load.interrupt import Interrupt
+
+    with Interrupt() as stop:  # Ctrl-C ends the run early; what was measured is still written below
+        result = _measure(
+            config, workers, quiet=quiet or Path("-") in (json_out, parts_out), parts_out=parts_out, stop=stop
+        )
     _print_summary(result)
-    _write_outputs(result, json_out, report, title=f"sengu load run: {common.target}")
+    written = _write_outputs(result, json_out, report, title=f"sengu load run: {common.target}")
     if influx:
         _influx(result, influx, bucket=influx_bucket, org=influx_org, token=token, db=influx_db)
+        written.append("InfluxDB")
+    if result.interrupted:
+        _stopped(f"after {result.duration_s:.1f} s of {result.planned_s or 0:g} s", written)
     _check_thresholds(result, max_p99, max_error_rate)
 
 
@@ -347,6 +355,7 @@ def step(
     report: ReportOpt = None,
     seed: SeedOpt = 0,
     insecure: InsecureOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
 ) -> None:
     """Raise the offered rate step by step until the SLO breaks, and report the knee.
 
@@ -360,7 +369,9 @@ def step(
 
     from sengu.load import schedule as schedules
     from sengu.load.engine import LoadConfig
-    from sengu.load.step import Slo, find_knee, format_knee
+    from sengu.load.interrupt import Interrupt
+    from sengu.load.numbers import fmt_ms, fmt_pct, fmt_rate, fmt_seconds
+    from sengu.load.step import Slo, Step, find_knee, format_knee, step_rates, verdict
 
     if (by is None) == (factor is None):
         raise UserError("give exactly one of --step (add each time) or --factor (multiply each time)")
@@ -374,8 +385,21 @@ def step(
     )
     _writable(json_out, "--json")
     _writable(report, "--report")
+    quiet = quiet or str(json_out) == "-"
+    rates = step_rates(start=start, max_rate=max_rate, step=by, factor=factor)
+    each = warm_s + measure_s
+    typer.echo(
+        f"sengu load step: {len(rates)} step(s) from {fmt_rate(rates[0])} to {fmt_rate(rates[-1])}"
+        + (f", then up to {refine} refinement step(s)" if refine else "")
+        + f"; {fmt_seconds(each)} each ({fmt_seconds(warm_s)} warm-up + {fmt_seconds(measure_s)} measured): "
+        f"about {fmt_seconds((len(rates) + refine) * each)} at most, less if the SLO breaks sooner",
+        err=True,
+    )
+    count = 0
 
     def one(rate: float) -> Result:
+        nonlocal count
+        count += 1
         config = LoadConfig(
             target=common.target,
             requests=common.requests,
@@ -386,14 +410,28 @@ def step(
             warmup_s=warm_s,
             insecure=common.insecure,
         )
-        typer.echo(f"step: offering {rate:,.0f} requests/s for {measure_s:g} s", err=True)
-        return _measure(config, workers, quiet=True)
+        heading = f"step {count}: offering {rate:,.0f} requests/s for {measure_s:g} s"
+        if quiet:
+            typer.echo(heading, err=True)
+        return _measure(config, workers, quiet=quiet, stop=stop, heading=heading)
 
-    knee = find_knee(one, start=start, max_rate=max_rate, slo=slo, step=by, factor=factor, refine=refine)
+    def said(done: Step) -> None:
+        r = done.result
+        typer.echo(
+            f"step {count}: {fmt_rate(done.rate)} → {verdict(done)} (achieved {fmt_rate(r.achieved_rate)}, "
+            f"p99 {fmt_ms(r.latency_ms.ms('p99'))}, errors {fmt_pct(r.error_rate)})",
+            err=True,
+        )
+
+    with Interrupt() as stop:  # Ctrl-C ends the search early; the steps measured are still written below
+        knee = find_knee(
+            one, start=start, max_rate=max_rate, slo=slo, step=by, factor=factor, refine=refine, on_step=said, stop=stop
+        )
     typer.echo(format_knee(knee))
     results = [s.result for s in sorted(knee.steps, key=lambda s: s.rate)]
     if json_out is not None:
         doc = {
+            "interrupted": knee.interrupted,
             "knee": knee.rate,
             "broke_at": knee.broke_at,
             "broke_by": list(knee.broke_by),
@@ -403,11 +441,14 @@ def step(
             ],
         }
         _write_json(doc, json_out)
-    if report is not None:
+    if report is not None and knee.steps:
         from sengu.load.report import render_html
 
         report.write_text(render_html(results, title=f"sengu load step: {common.target}", knee=knee), encoding="utf-8")
         typer.echo(f"wrote {report}", err=True)
+    if knee.interrupted:
+        outputs = [str(p) for p in (json_out, report) if p is not None and (p == json_out or knee.steps)]
+        _stopped(f"after {len(knee.steps)} step(s)", outputs)
     if knee.rate is None:
         raise Failure("no knee: the first step already broke the SLO; start lower")
 
@@ -692,7 +733,15 @@ MAX_RATE_PER_WORKER = 250_000  # beyond it a typo's extra zeros would only fill 
 REQUEST_POOL = 10_000  # requests drawn from the scenario and cycled through: enough to hold the mix
 
 
-def _measure(config: LoadConfig, workers: int, *, quiet: bool, parts_out: Path | None = None) -> Result:
+def _measure(
+    config: LoadConfig,
+    workers: int,
+    *,
+    quiet: bool,
+    parts_out: Path | None = None,
+    stop: Stop | None = None,
+    heading: str = "",
+) -> Result:
     from sengu.load import workers as pool
     from sengu.load.engine import build_result
 
@@ -707,9 +756,9 @@ def _measure(config: LoadConfig, workers: int, *, quiet: bool, parts_out: Path |
         )
     offered = config.schedule.mean_rate if config.schedule is not None else None
     if quiet:
-        parts, warnings = pool.run_parts(config, workers)
+        parts, warnings = pool.run_parts(config, workers, stop=stop)
     else:
-        parts, warnings = _measure_live(config, workers)
+        parts, warnings = _measure_live(config, workers, stop, heading)
     if parts_out is not None:
         from sengu.load.merge import parts_json
 
@@ -717,11 +766,11 @@ def _measure(config: LoadConfig, workers: int, *, quiet: bool, parts_out: Path |
     return build_result(parts, warnings, offered_rate=offered)
 
 
-def _measure_live(config: LoadConfig, workers: int) -> tuple[list[Any], list[str]]:
+def _measure_live(config: LoadConfig, workers: int, stop: Stop | None, heading: str) -> tuple[list[Any], list[str]]:
     from sengu.load import workers as pool
     from sengu.load.live import LiveDisplay
 
-    with LiveDisplay(mode=config.mode, target=config.target) as live:
+    with LiveDisplay(mode=config.mode, target=config.target, heading=heading) as live:
 
         def progress(p: Any) -> None:
             totals = {
@@ -738,18 +787,23 @@ def _measure_live(config: LoadConfig, workers: int) -> tuple[list[Any], list[str
                 totals["send_lag_p99_ms"] = p.send_lag_p99_ms
             live.update(p.second, totals)
 
-        return pool.run_parts(config, workers, progress)
+        return pool.run_parts(config, workers, progress, stop)
 
 
 def _check_thresholds(result: Result, max_p99: float | None, max_error_rate: str | None) -> None:
-    """--max-p99 / --max-error-rate: exit 1 naming what broke (for CI)."""
-    if max_p99 is None and max_error_rate is None:
-        return
-    from sengu.load.step import Slo, slo_breaches
+    """--max-p99 / --max-error-rate: exit 1 naming what broke (for CI); and exit 1 when nothing answered,
+    thresholds or not: a target that answers nothing is down, not fast."""
+    if max_p99 is not None or max_error_rate is not None:
+        from sengu.load.step import Slo, slo_breaches
 
-    slo = Slo(max_p99_ms=max_p99, max_error_rate=_share(max_error_rate, "--max-error-rate"), min_achieved_ratio=None)
-    if breaches := slo_breaches(result, slo):
-        raise Failure("thresholds broken: " + "; ".join(breaches))
+        share = _share(max_error_rate, "--max-error-rate")
+        slo = Slo(max_p99_ms=max_p99, max_error_rate=share, min_achieved_ratio=None)
+        if breaches := slo_breaches(result, slo):
+            raise Failure("thresholds broken: " + "; ".join(breaches))
+    if not result.latency_ms.measured:
+        classes = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.error_classes.items()))
+        what = f"all {result.requests:,} requests failed ({classes})" if result.requests else "no request completed"
+        raise Failure(f"no answers from {result.target}: {what}")
 
 
 def _print_summary(result: Result) -> None:
@@ -759,15 +813,23 @@ def _print_summary(result: Result) -> None:
     mode = OPEN_LABEL if result.mode == "open" else CLOSED_LABEL
     lat, lag, svc = result.latency_ms, result.send_lag_ms, result.service_ms
     offered = f"offered {fmt_rate(result.offered_rate)}, " if result.offered_rate is not None else ""
-    lines = [
+    lines = (
+        [
+            f"INTERRUPTED (Ctrl-C) after {result.duration_s:.1f} s of the {result.planned_s or 0:g} s planned: "
+            "a partial result"
+        ]
+        if result.interrupted
+        else []
+    )
+    lines += [
         f"{result.target}: {mode}, {result.duration_s:g} s, {result.workers} worker(s), "
         f"{result.connections} connections",
         f"  {offered}achieved {fmt_rate(result.achieved_rate)}; {result.requests:,} requests, "
         f"{result.errors:,} errors ({fmt_pct(result.error_rate)}), overflow {result.overflow:,}",
-        f"  latency   p50 {fmt_ms(lat.p50)}  p90 {fmt_ms(lat.p90)}  p99 {fmt_ms(lat.p99)}  "
-        f"p99.9 {fmt_ms(lat.p999)}  max {fmt_ms(lat.max)}",
-        f"  service   p50 {fmt_ms(svc.p50)}  p99 {fmt_ms(svc.p99)};  "
-        f"send lag p50 {fmt_ms(lag.p50)}  p99 {fmt_ms(lag.p99)}",
+        f"  latency   p50 {fmt_ms(lat.ms('p50'))}  p90 {fmt_ms(lat.ms('p90'))}  p99 {fmt_ms(lat.ms('p99'))}  "
+        f"p99.9 {fmt_ms(lat.ms('p999'))}  max {fmt_ms(lat.ms('max'))}" + ("" if lat.measured else "  (no answers)"),
+        f"  service   p50 {fmt_ms(svc.ms('p50'))}  p99 {fmt_ms(svc.ms('p99'))};  "
+        f"send lag p50 {fmt_ms(lag.ms('p50'))}  p99 {fmt_ms(lag.ms('p99'))}",
     ]
     if result.statuses:
         lines.append("  statuses  " + ", ".join(f"{k}: {v:,}" for k, v in sorted(result.statuses.items())))
@@ -777,14 +839,28 @@ def _print_summary(result: Result) -> None:
     typer.echo("\n".join(lines), err=True)
 
 
-def _write_outputs(result: Result, json_out: Path | None, report: Path | None, *, title: str) -> None:
+def _write_outputs(result: Result, json_out: Path | None, report: Path | None, *, title: str) -> list[str]:
+    """Write the outputs asked for; return their names."""
+    written = []
     if json_out is not None:
         _write_json(result.to_json(), json_out)
+        written.append("stdout" if str(json_out) == "-" else str(json_out))
     if report is not None:
         from sengu.load.report import render_html
 
         report.write_text(render_html([result], title=title), encoding="utf-8")
         typer.echo(f"wrote {report}", err=True)
+        written.append(str(report))
+    return written
+
+
+def _stopped(when: str, written: list[str]) -> None:
+    """A run or search stopped by Ctrl-C: say so and what holds the partial result, then exit 130."""
+    from sengu.load.interrupt import EXIT_CODE
+
+    where = f"the partial result is in {', '.join(written)}" if written else "no output was asked for"
+    typer.echo(f"interrupted {when}: {where} (marked interrupted); exit code {EXIT_CODE}", err=True)
+    raise typer.Exit(EXIT_CODE)
 
 
 def _write_json(doc: dict[str, Any], where: Path) -> None:
