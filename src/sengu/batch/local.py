@@ -23,7 +23,7 @@ from starlette.routing import BaseRoute, Route
 from sengu.batch.alerts import EngineHooks
 from sengu.batch.execute import DEFAULT_LOG_CAP, NoHooks, Outcome, RunControl, RunHooks, execute
 from sengu.batch.metrics import BatchMetrics
-from sengu.batch.policy import MAX_LOST_ATTEMPTS, catch_up
+from sengu.batch.policy import MAX_LOST_ATTEMPTS, catch_up, missed_reasons
 from sengu.batch.resolve import JobPlan, Manager
 from sengu.batch.runs import RunStore
 from sengu.core import procs
@@ -190,10 +190,8 @@ class BatchEngine:
                     if not due:
                         continue
                     decision = catch_up(due, now, plan.starting_deadline_seconds)
-                    for t in decision.missed:
-                        self._not_started(
-                            plan, t, now, "missed", "the engine was not running (past startingDeadlineSeconds)"
-                        )
+                    for t, reason in missed_reasons(decision, now, plan.starting_deadline_seconds, plan.zone):
+                        self._not_started(plan, t, now, "missed", reason)
                     if decision.missed_total:
                         log.warning(
                             "%s: %d scheduled time(s) missed while the engine was down", plan.key, decision.missed_total
