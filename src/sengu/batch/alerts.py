@@ -174,7 +174,7 @@ class EngineHooks:
             outcome.attempts,
             detail,
         )
-        if outcome.status == "succeeded":
+        if outcome.status == "succeeded" and run.trigger == "schedule":  # a recovery's success is not the job's
             self.metrics.last_success.labels(plan.manager, plan.name).set(self.clock.now().timestamp())
         previous = self._last_status.get(plan.key)
         self._last_status[plan.key] = outcome.status

@@ -25,6 +25,7 @@ from sengu.batch.execute import DEFAULT_LOG_CAP, NoHooks, Outcome, RunControl, R
 from sengu.batch.metrics import BatchMetrics
 from sengu.batch.policy import MAX_LOST_ATTEMPTS, catch_up, missed_reasons
 from sengu.batch.resolve import JobPlan, Manager
+from sengu.batch.retention import PRUNE_INTERVAL_S, Retention
 from sengu.batch.runs import RunStore
 from sengu.core import procs
 from sengu.core.clock import Clock
@@ -62,6 +63,7 @@ class BatchEngine:
         self.by_key = {p.key: p for p in self.plans}
         self.store = store
         self.runs = RunStore(store)
+        self.retention = Retention(store)
         self.clock = clock
         self.hooks: RunHooks = hooks or NoHooks()
         self.log_cap = log_cap
@@ -71,6 +73,7 @@ class BatchEngine:
         self._seq = 0
         self._stopping = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
+        self._prune_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Outcome]] = set()
 
     # --- lifecycle --------------------------------------------------------------------------------
@@ -80,8 +83,11 @@ class BatchEngine:
         self._resume_in_flight()
         self._catch_up(now)
         self._seed_heap(now)
+        self.prune()
         self._loop_task = asyncio.create_task(self._loop(), name="batch-scheduler")
         self._loop_task.add_done_callback(_report_crash)
+        self._prune_task = asyncio.create_task(self._prune_forever(), name="batch-retention")
+        self._prune_task.add_done_callback(_report_crash)
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         """Stop scheduling; let running processes finish for up to drain_timeout, then kill them.
@@ -89,6 +95,8 @@ class BatchEngine:
         self._stopping.set()
         if self._loop_task:
             await self._loop_task
+        if self._prune_task:
+            await self._prune_task
         waiting = [c for runs in self.active.values() for c in runs.values() if c.proc is None]
         for ctl in waiting:  # sleeping in back-off: their next attempt time is stored, resume later
             ctl.stop_reason = "engine stopped"
@@ -139,6 +147,19 @@ class BatchEngine:
             "next_due": self._heap[0].when.isoformat() if self._heap else None,
             "scheduler_alive": alive,
         }
+
+    # --- retention --------------------------------------------------------------------------------
+    def prune(self) -> None:
+        """Apply the history limits and ttlSecondsAfterFinished to finished runs and their logs."""
+        pruned = self.retention.prune(self.plans, self.clock.now())
+        if pruned.runs:
+            log.info("retention: deleted %d finished run(s) and %d log file(s)", pruned.runs, pruned.log_files)
+
+    async def _prune_forever(self) -> None:
+        while not self._stopping.is_set():
+            await self._sleep(PRUNE_INTERVAL_S)
+            if not self._stopping.is_set():
+                self.prune()
 
     # --- start-up recovery ------------------------------------------------------------------------
     def _recover_lost_attempts(self) -> None:
@@ -353,4 +374,6 @@ def build_engine(
     metrics.jobs.labels("active").set(sum(1 for p in plans if not p.suspended))
     metrics.jobs.labels("suspended").set(sum(1 for p in plans if p.suspended))
     hooks = EngineHooks(plans, metrics, clock)
-    return BatchEngine(managers, store=store, clock=clock, hooks=hooks)
+    engine = BatchEngine(managers, store=store, clock=clock, hooks=hooks)
+    metrics.restore(engine.retention.totals(), plans)
+    return engine

@@ -178,12 +178,16 @@ class JobSettings(Model):
     starting_deadline_seconds: int | None = Field(
         default=None, ge=0, description="How late a run may still start (default 300); later runs count as missed."
     )
-    successful_jobs_history_limit: int | None = Field(default=None, ge=0)
-    failed_jobs_history_limit: int | None = Field(default=None, ge=0)
+    successful_jobs_history_limit: int | None = Field(
+        default=None, ge=0, description="Succeeded runs kept per job (default 3), with their logs."
+    )
+    failed_jobs_history_limit: int | None = Field(
+        default=None, ge=0, description="Failed runs kept per job (default 1), with their logs."
+    )
     ttl_seconds_after_finished: int | None = Field(
         default=None,
         ge=0,
-        description="Kubernetes only: seconds a finished Job and its pods (their logs) are kept (default 7 days).",
+        description="Seconds a finished run and its logs are kept (a Job and its pods on Kubernetes; default 7 days).",
     )
     service_account_name: str | None = None
     placement: Placement | None = None
