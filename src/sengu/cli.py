@@ -143,6 +143,9 @@ def up(
     there. Killing the engine loses nothing: on restart, runs in flight are marked lost and retried,
     and times missed while it was down are run or recorded per startingDeadlineSeconds.
 
+    SIGHUP, or a change to a FILE, reloads the spec without stopping running work; a file with errors is
+    logged and the running spec kept.
+
     Example: sengu up examples/batch/cronjobs.yaml --port 8080
     """
     import asyncio
@@ -151,6 +154,7 @@ def up(
 
     from sengu import capabilities
     from sengu.core.clock import SYSTEM_CLOCK
+    from sengu.core.reload import Components, Reloader
     from sengu.core.server import serve
     from sengu.core.store import EngineLock, Store
 
@@ -162,19 +166,26 @@ def up(
 
     async def main() -> None:
         registry = CollectorRegistry()
-        comps = capabilities.components(loaded, store=store, clock=SYSTEM_CLOCK, registry=registry)
+        running = Components(
+            lambda kind, objs, reg: capabilities.component(kind, objs, store=store, clock=SYSTEM_CLOCK, registry=reg),
+            registry,
+        )
+        comps = running.build_all(loaded.by_kind)
+        reloader = Reloader(running, lambda: capabilities.load(files).by_kind, files)
 
         def ready(bound: int) -> None:
             what = ", ".join(f"{len(objs)} {kind}" for kind, objs in loaded.by_kind.items())
             print(
                 f"sengu up: {what} from {len(files)} file(s); state in {store.home}\n"
                 f"  health:  http://{host}:{bound}/healthz\n  metrics: http://{host}:{bound}/metrics\n"
-                "  Ctrl-C or SIGTERM drains running work and stops",
+                "  SIGHUP or a changed file reloads the spec; Ctrl-C or SIGTERM drains running work and stops",
                 file=sys.stderr,
                 flush=True,
             )
 
-        await serve(comps, registry, host=host, port=port, drain_timeout=drain_timeout, on_ready=ready)
+        await serve(
+            comps, registry, host=host, port=port, drain_timeout=drain_timeout, on_ready=ready, reloader=reloader
+        )
 
     try:
         asyncio.run(main())

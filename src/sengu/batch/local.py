@@ -40,8 +40,8 @@ MAX_SLEEP_S = 30.0
 @dataclass(order=True)
 class _Due:
     at: float  # POSIX seconds, the heap key
-    seq: int
-    plan_index: int
+    seq: int  # unique: nothing after it is compared
+    key: str  # the job's plan key: a reload may replace the plan, not the entry
     schedule_index: int
     when: datetime  # the same instant, aware
 
@@ -57,10 +57,13 @@ class BatchEngine:
         clock: Clock,
         hooks: RunHooks | None = None,
         log_cap: int = DEFAULT_LOG_CAP,
+        metrics: BatchMetrics | None = None,
     ):
         self.managers = list(managers)
         self.plans: list[JobPlan] = [p for m in self.managers for p in m.jobs]
         self.by_key = {p.key: p for p in self.plans}
+        self.metrics = metrics
+        self._counted = set(self.by_key)  # jobs whose counters were restored from the store
         self.store = store
         self.runs = RunStore(store)
         self.retention = Retention(store)
@@ -72,6 +75,7 @@ class BatchEngine:
         self._heap: list[_Due] = []
         self._seq = 0
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # the heap changed under the scheduler's sleep
         self._loop_task: asyncio.Task[None] | None = None
         self._prune_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Outcome]] = set()
@@ -121,6 +125,7 @@ class BatchEngine:
     def routes(self) -> list[BaseRoute]:
         async def jobs(request: Request) -> Response:
             last = {m.name: self.runs.last_runs(m.name) for m in self.managers}
+            nxt = self.next_due()
             body = [
                 {
                     "manager": p.manager,
@@ -128,6 +133,7 @@ class BatchEngine:
                     "schedules": p.expressions,
                     "timeZone": p.zone.key,
                     "suspended": p.suspend_reason,
+                    "next": nxt[p.key].isoformat() if p.key in nxt else None,
                     "running": sorted(self.active.get(p.key, {})),
                     "last": last[p.manager].get(p.name),
                 }
@@ -147,6 +153,58 @@ class BatchEngine:
             "next_due": self._heap[0].when.isoformat() if self._heap else None,
             "scheduler_alive": alive,
         }
+
+    # --- reload -----------------------------------------------------------------------------------
+    async def reload(self, managers: Sequence[Manager]) -> None:
+        """Take a new spec in place, from now on: nothing running is touched.
+
+        Added (or unsuspended) jobs are scheduled from now; removed (or suspended) jobs are no longer
+        scheduled, their running runs finish; a job whose schedules or zone changed is scheduled anew from
+        now; any other job keeps its due times and runs its new settings at the next one. A problem (a
+        missing notification secret) raises UserError and changes nothing.
+        """
+        plans = [p for m in managers for p in m.jobs]
+        reload_hooks = getattr(self.hooks, "reload", None)
+        if reload_hooks is not None:
+            reload_hooks(plans)
+        now = self.clock.now()
+        old, new = self.by_key, {p.key: p for p in plans}
+        kept = {k for k, p in new.items() if k in old and _same_times(old[k], p)}
+        fresh = [p for p in plans if p.key not in kept and not p.suspended]
+        with self.store.transaction():
+            for plan in fresh:  # missed times of the new schedule before now are not the job's to catch up
+                self.runs.set_cursor(plan.manager, plan.name, now)
+        self._heap = [d for d in self._heap if d.key in kept]
+        heapq.heapify(self._heap)
+        for plan in fresh:
+            self._schedule_from(plan, now)
+        self.managers, self.plans, self.by_key = list(managers), plans, new
+        if self.metrics is not None:
+            self.metrics.set_jobs(plans)
+            unseen = [p for p in plans if p.key not in self._counted]
+            self.metrics.restore(self.retention.totals(), unseen)
+            self._counted.update(p.key for p in unseen)
+        added = sum(1 for k in new if k not in old)
+        removed = sum(1 for k in old if k not in new)
+        rescheduled = sum(1 for p in fresh if p.key in old)
+        changed = sum(1 for k in kept if old[k] != new[k])
+        log.info(
+            "reloaded: %d job(s); %d added, %d removed, %d rescheduled from now, %d changed keeping their times",
+            len(plans),
+            added,
+            removed,
+            rescheduled,
+            changed,
+        )
+        self._wake.set()
+
+    def next_due(self) -> dict[str, datetime]:
+        """Each scheduled job's next fire time."""
+        out: dict[str, datetime] = {}
+        for d in self._heap:
+            if d.key not in out or d.when < out[d.key]:
+                out[d.key] = d.when
+        return out
 
     # --- retention --------------------------------------------------------------------------------
     def prune(self) -> None:
@@ -222,18 +280,20 @@ class BatchEngine:
                         self._start_scheduled(plan, decision.run, now)
 
     def _seed_heap(self, now: datetime) -> None:
-        for i, plan in enumerate(self.plans):
-            if plan.suspended:
-                continue
-            for j, schedule in enumerate(plan.schedules):
-                nxt = schedule.next_after(now)
-                if nxt is not None:
-                    self._push(i, j, nxt)
+        for plan in self.plans:
+            if not plan.suspended:
+                self._schedule_from(plan, now)
+
+    def _schedule_from(self, plan: JobPlan, now: datetime) -> None:
+        for j, schedule in enumerate(plan.schedules):
+            nxt = schedule.next_after(now)
+            if nxt is not None:
+                self._push(plan.key, j, nxt)
 
     # --- scheduling -------------------------------------------------------------------------------
-    def _push(self, plan_index: int, schedule_index: int, when: datetime) -> None:
+    def _push(self, key: str, schedule_index: int, when: datetime) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, _Due(when.timestamp(), self._seq, plan_index, schedule_index, when))
+        heapq.heappush(self._heap, _Due(when.timestamp(), self._seq, key, schedule_index, when))
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -243,15 +303,17 @@ class BatchEngine:
             now = self.clock.now()
             delay = self._heap[0].at - now.timestamp()
             if delay > 0:
-                await self._sleep(min(delay, MAX_SLEEP_S))
+                await self._sleep(min(delay, MAX_SLEEP_S), wake=self._wake)
                 continue
             self._fire_due(now)
 
-    async def _sleep(self, seconds: float) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        stopper = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for fut in (sleeper, stopper):
+    async def _sleep(self, seconds: float, *, wake: asyncio.Event | None = None) -> None:
+        waits = {asyncio.ensure_future(self.clock.sleep(seconds)), asyncio.ensure_future(self._stopping.wait())}
+        if wake is not None:
+            wake.clear()
+            waits.add(asyncio.ensure_future(wake.wait()))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for fut in waits:
             fut.cancel()
 
     def _fire_due(self, now: datetime) -> None:
@@ -259,11 +321,11 @@ class BatchEngine:
         due: list[tuple[JobPlan, datetime]] = []
         while self._heap and self._heap[0].at <= now_ts:
             item = heapq.heappop(self._heap)
-            plan = self.plans[item.plan_index]
+            plan = self.by_key[item.key]
             due.append((plan, item.when))
             nxt = plan.schedules[item.schedule_index].next_after(item.when)
             if nxt is not None:
-                self._push(item.plan_index, item.schedule_index, nxt)
+                self._push(item.key, item.schedule_index, nxt)
         with self.store.transaction():
             for plan, when in due:
                 self.runs.set_cursor(plan.manager, plan.name, when)
@@ -343,6 +405,16 @@ class BatchEngine:
         return outcome
 
 
+def _same_times(old: JobPlan, new: JobPlan) -> bool:
+    """The job fires at the same instants as before (its due times can be kept)."""
+    return (
+        not old.suspended
+        and not new.suspended
+        and old.expressions == new.expressions
+        and str(old.zone) == str(new.zone)
+    )
+
+
 def _report_crash(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         # /healthz turns 503 from here on; say why where the operator looks.
@@ -371,9 +443,8 @@ def build_engine(
     """The batch component of `sengu up`: engine, metrics and notifications wired together."""
     plans = [p for m in managers for p in m.jobs]
     metrics = BatchMetrics(registry)
-    metrics.jobs.labels("active").set(sum(1 for p in plans if not p.suspended))
-    metrics.jobs.labels("suspended").set(sum(1 for p in plans if p.suspended))
+    metrics.set_jobs(plans)
     hooks = EngineHooks(plans, metrics, clock)
-    engine = BatchEngine(managers, store=store, clock=clock, hooks=hooks)
+    engine = BatchEngine(managers, store=store, clock=clock, hooks=hooks, metrics=metrics)
     metrics.restore(engine.retention.totals(), plans)
     return engine

@@ -58,6 +58,11 @@ class BatchMetrics:
             registry=registry,
         )
 
+    def set_jobs(self, plans: Iterable[JobPlan]) -> None:
+        plans = list(plans)
+        self.jobs.labels("active").set(sum(1 for p in plans if not p.suspended))
+        self.jobs.labels("suspended").set(sum(1 for p in plans if p.suspended))
+
     def run_finished(self, plan: JobPlan, outcome: Outcome, duration_s: float | None) -> None:
         self.runs.labels(plan.manager, plan.name, outcome.status).inc()
         if duration_s is not None:
