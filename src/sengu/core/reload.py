@@ -168,17 +168,18 @@ class Reloader:
     async def reload(self, app: Starlette, drain_timeout: float, why: str) -> bool:
         self.reloads += 1
         self._seen = {f: _look(f) for f in self._files}
+        log.info("reloading the spec (%s)", why)
         try:
             by_kind = self._load()
             changes = await self.components.apply(by_kind, drain_timeout)
         except UserError as exc:
             for line in exc.lines():
-                log.error("reload (%s): %s", why, line)
-            log.error("reload (%s): the spec running before is kept", why)
+                log.error("reload: %s", line)
+            log.error("reload: the spec running before is kept")
             return False
         finally:
             mount(app, self.components.live)
-        log.info("reload (%s): %s", why, "; ".join(changes) if changes else "nothing changed")
+        log.info("reload: %s", "; ".join(changes) if changes else "nothing changed")
         return True
 
 
