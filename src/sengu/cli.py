@@ -125,6 +125,19 @@ def _setup_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _route_job_output(enabled: bool) -> None:
+    """Job output lines (logger sengu.jobs) go to stdout alone, as they are, or nowhere."""
+    import logging
+
+    jobs = logging.getLogger("sengu.jobs")
+    jobs.propagate = False
+    jobs.setLevel(logging.INFO if enabled else logging.WARNING)
+    if enabled:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        jobs.addHandler(handler)
+
+
 @app.command()
 def up(
     files: Annotated[list[Path], typer.Argument(help="Spec files (any kinds sengu knows).", show_default=False)],
@@ -135,6 +148,14 @@ def up(
     ] = 30.0,
     home: Annotated[
         Path | None, typer.Option(envvar="SENGU_HOME", help="State directory (SQLite, logs).", show_default=False)
+    ] = None,
+    job_output: Annotated[
+        bool | None,
+        typer.Option(
+            "--job-output/--no-job-output",
+            help="Repeat job output on stdout as '[job #run] line' (default: on when stdout is not a terminal).",
+            show_default=False,
+        ),
     ] = None,
 ) -> None:
     """Run the embedded engine: every job of every FILE on this machine, until SIGTERM or Ctrl-C.
@@ -159,6 +180,7 @@ def up(
     from sengu.core.store import EngineLock, Store
 
     _setup_logging()
+    _route_job_output(not sys.stdout.isatty() if job_output is None else job_output)
     loaded = capabilities.load(files)
     store = Store(home)
     lock = EngineLock(store.home)

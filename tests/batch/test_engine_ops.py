@@ -205,3 +205,44 @@ def test_history_limits_and_ttl_prune_rows_and_logs_but_never_a_running_run(tmp_
     # The TTL took every finished run; the running one (stopped only when the test ended) stayed.
     assert after_limits["after ttl"][0] == ("01:00", "running")
     assert after_limits["after ttl"][1:] == [f"long/run-{ids['long']}-attempt-1.log"]
+
+
+def test_job_output_of_each_attempt_goes_to_the_jobs_logger_with_its_prefix(tmp_path: Path) -> None:
+    import logging
+
+    path = spec_file(
+        tmp_path,
+        """  jobs:
+    - name: flaky
+      schedule: "* * * * *"
+      backoffLimit: 1
+      command: 'echo "try $SENGU_ATTEMPT"; [ "$SENGU_ATTEMPT" = 2 ]'
+""",
+    )
+    home = tmp_path / "home"
+    records: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record.getMessage())
+
+    jobs = logging.getLogger("sengu.jobs")
+    handler = Collect()
+    jobs.addHandler(handler)
+    jobs.setLevel(logging.INFO)
+
+    async def scenario() -> None:
+        clock = FakeClock(at("2026-03-01T00:00:59"))
+        async with running_engine(path, home, clock):
+            await advance(clock, 1)
+            await eventually(lambda: runs(home, "flaky") and runs(home, "flaky")[0]["status"] == "retrying")
+            await advance(clock, 10)  # the back-off
+            await eventually(lambda: runs(home, "flaky")[0]["status"] == "succeeded")
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        jobs.removeHandler(handler)
+        jobs.setLevel(logging.NOTSET)
+    run = runs(home, "flaky")[0]["id"]
+    assert "\n".join(records).splitlines() == [f"[flaky #{run}] try 1", f"[flaky #{run} attempt 2] try 2"]

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sengu.batch import echo
 from sengu.batch.alerts import EngineHooks
 from sengu.batch.execute import DEFAULT_LOG_CAP, NoHooks, Outcome, RunControl, RunHooks, execute
 from sengu.batch.metrics import BatchMetrics
@@ -78,10 +79,17 @@ class BatchEngine:
         self._wake = asyncio.Event()  # the heap changed under the scheduler's sleep
         self._loop_task: asyncio.Task[None] | None = None
         self._prune_task: asyncio.Task[None] | None = None
+        self._echo: echo.OutputEcho | None = None
+        self._echo_task: asyncio.Task[None] | None = None
+        self._run_hooks: RunHooks = self.hooks
         self._tasks: set[asyncio.Task[Outcome]] = set()
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
+        if echo.enabled():
+            self._echo = echo.OutputEcho(self.logs_dir)
+            self._run_hooks = echo.EchoingHooks(self.hooks, self._echo)
+            self._echo_task = asyncio.create_task(self._echo.run(), name="batch-job-output")
         now = self.clock.now()
         self._recover_lost_attempts()
         self._resume_in_flight()
@@ -118,6 +126,9 @@ class BatchEngine:
                     ctl.task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._echo_task is not None:
+            self._echo_task.cancel()
+            await asyncio.gather(self._echo_task, return_exceptions=True)
         flush = getattr(self.hooks, "flush", None)
         if flush is not None:
             await flush()
@@ -383,11 +394,13 @@ class BatchEngine:
                 runs=self.runs,
                 clock=self.clock,
                 logs_dir=self.logs_dir,
-                hooks=self.hooks,
+                hooks=self._run_hooks,
                 control=ctl,
                 log_cap=self.log_cap,
             )
         finally:
+            if self._echo is not None:
+                self._echo.finish(ctl.run_id)
             runs = self.active.get(plan.key, {})
             runs.pop(ctl.run_id, None)
             if not runs:
