@@ -178,12 +178,8 @@ class JobSettings(Model):
     starting_deadline_seconds: int | None = Field(
         default=None, ge=0, description="How late a run may still start (default 300); later runs count as missed."
     )
-    successful_jobs_history_limit: int | None = Field(
-        default=None, ge=0, description="Succeeded runs kept per job (default 3), with their logs."
-    )
-    failed_jobs_history_limit: int | None = Field(
-        default=None, ge=0, description="Failed runs kept per job (default 1), with their logs."
-    )
+    successful_jobs_history_limit: int | None = Field(default=None, ge=0)
+    failed_jobs_history_limit: int | None = Field(default=None, ge=0)
     ttl_seconds_after_finished: int | None = Field(
         default=None,
         ge=0,
