@@ -177,6 +177,9 @@ class Reloader:
                 log.error("reload: %s", line)
             log.error("reload: the spec running before is kept")
             return False
+        except Exception:  # a bug here must not end the engine, nor later reloads
+            log.exception("reload failed; the components running now are kept")
+            return False
         finally:
             mount(app, self.components.live)
         log.info("reload: %s", "; ".join(changes) if changes else "nothing changed")
