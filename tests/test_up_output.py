@@ -7,31 +7,25 @@ import pty
 import signal
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from sengu.batch.runs import RunStore
-from sengu.core.store import Store
 from tests.test_cli import ROOT, free_port, write
-from tests.test_up_reload import store_rows, wait_for
+from tests.test_up_reload import due_a_moment_ago, store_rows, wait_for
 
 SPEC = """  jobs:
     - name: talk
-      schedule: "* * * * *"
+      schedule: "DUE"
       command: "echo one; echo two >&2; printf 'caf\\\\351 '; printf 'no newline'"
     - {name: quiet, schedule: "0 0 1 1 *", command: "true"}
 """
 
 
 def run_engine(tmp_path: Path, *args: str, tty: bool = False) -> tuple[str, str, int]:
-    """Start `sengu up` with `talk` due at once (as if stopped 90 s ago); stop it once the run has ended."""
-    spec = write(tmp_path, SPEC)
+    """Start `sengu up` with `talk` due at once (as after a short stop); stop it once the run has ended."""
     home = tmp_path / "home"
-    store = Store(home)
-    RunStore(store).set_cursor("t", "talk", datetime.now(UTC) - timedelta(seconds=90))
-    store.close()
+    spec = write(tmp_path, SPEC.replace("DUE", due_a_moment_ago(home, "t", "talk")))
     master = None
     if tty:
         master, slave = pty.openpty()

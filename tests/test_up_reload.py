@@ -68,6 +68,16 @@ def jobs(url: str) -> dict[str, dict[str, Any]]:
     return {j["job"]: j for j in httpx.get(f"{url}/api/batch/jobs", timeout=5).json()}
 
 
+def due_a_moment_ago(home: Path, manager: str, job: str) -> str:
+    """A daily schedule whose time was the last whole minute, with the job's cursor before it: `sengu up`
+    catches that time up at once (as after a short stop) and the job is not due again for a day."""
+    t = datetime.now(UTC).replace(second=0, microsecond=0)
+    store = Store(home)
+    RunStore(store).set_cursor(manager, job, t - timedelta(seconds=30))
+    store.close()
+    return f"{t.minute} {t.hour} * * *"
+
+
 def store_rows(home: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
     conn = sqlite3.connect(home / "sengu.db")
     conn.row_factory = sqlite3.Row
@@ -80,7 +90,7 @@ def store_rows(home: Path, sql: str, params: tuple[Any, ...] = ()) -> list[dict[
 BEFORE = """  jobs:
     - {name: steady, schedule: "0 0 1 1 *", command: "true"}
     - {name: moved, schedule: "0 0 1 1 *", command: "true"}
-    - {name: leaving, schedule: "* * * * *", command: "sleep 3; echo finished"}
+    - {name: leaving, schedule: "LEAVING", command: "sleep 3; echo finished"}
 """
 AFTER = """  jobs:
     - {name: steady, schedule: "0 0 1 1 *", command: "true"}
@@ -90,12 +100,8 @@ AFTER = """  jobs:
 
 
 def test_sighup_and_edited_files_reload_without_dropping_work(tmp_path: Path) -> None:
-    spec = write(tmp_path, BEFORE)
     home = tmp_path / "home"
-    # As if the engine had stopped 90 s ago: at start `leaving` catches up its latest minute and runs now.
-    store = Store(home)
-    RunStore(store).set_cursor("t", "leaving", datetime.now(UTC) - timedelta(seconds=90))
-    store.close()
+    spec = write(tmp_path, BEFORE.replace("LEAVING", due_a_moment_ago(home, "t", "leaving")))
     with engine(spec, home, tmp_path) as (proc, url):
         wait_for(lambda: jobs(url)["leaving"]["running"], "leaving to run")
         before = jobs(url)
@@ -139,7 +145,7 @@ def test_a_changed_runner_pool_is_restarted_and_serves_its_new_secret(tmp_path: 
     started; the webhook route then checks the new secret. The batch component beside it is untouched."""
     from tests.fakes.github import FakeGitHub
 
-    jobs_file = write(tmp_path, BEFORE.replace('"* * * * *"', '"0 0 1 1 *"'))
+    jobs_file = write(tmp_path, BEFORE.replace("LEAVING", "0 0 1 1 *"))
     with FakeGitHub() as fake:
         pool = fake.write_pool(tmp_path, "/bin/true")
         first_secret = str(fake.webhook_secret)
