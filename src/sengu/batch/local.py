@@ -220,7 +220,11 @@ class BatchEngine:
     # --- retention --------------------------------------------------------------------------------
     def prune(self) -> None:
         """Apply the history limits and ttlSecondsAfterFinished to finished runs and their logs."""
-        pruned = self.retention.prune(self.plans, self.clock.now())
+        try:
+            pruned = self.retention.prune(self.plans, self.clock.now())
+        except Exception:  # housekeeping: a failed round (a locked database) is tried again next time
+            log.exception("retention: pruning the run history failed")
+            return
         if pruned.runs:
             log.info("retention: deleted %d finished run(s) and %d log file(s)", pruned.runs, pruned.log_files)
 
