@@ -144,6 +144,19 @@ def _setup_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _route_job_output(enabled: bool) -> None:
+    """Job output lines (logger sengu.jobs) go to stdout alone, as they are, or nowhere."""
+    import logging
+
+    jobs = logging.getLogger("sengu.jobs")
+    jobs.propagate = False
+    jobs.setLevel(logging.INFO if enabled else logging.WARNING)
+    if enabled:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        jobs.addHandler(handler)
+
+
 @app.command()
 def up(
     files: Annotated[list[Path], typer.Argument(help="Spec files (any kinds sengu knows).", show_default=False)],
@@ -155,12 +168,23 @@ def up(
     home: Annotated[
         Path | None, typer.Option(envvar="SENGU_HOME", help="State directory (SQLite, logs).", show_default=False)
     ] = None,
+    job_output: Annotated[
+        bool | None,
+        typer.Option(
+            "--job-output/--no-job-output",
+            help="Repeat job output on stdout as '[job #run] line' (default: on when stdout is not a terminal).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded engine: every job of every FILE on this machine, until SIGTERM or Ctrl-C.
 
     State (runs, attempts, schedule cursors) is in SQLite under --home; job output in per-run log files
     there. Killing the engine loses nothing: on restart, runs in flight are marked lost and retried,
     and times missed while it was down are run or recorded per startingDeadlineSeconds.
+
+    SIGHUP, or a change to a FILE, reloads the spec without stopping running work; a file with errors is
+    logged and the running spec kept.
 
     Example: sengu up examples/batch/cronjobs.yaml --port 8080
     """
@@ -170,10 +194,12 @@ def up(
 
     from sengu import capabilities
     from sengu.core.clock import SYSTEM_CLOCK
+    from sengu.core.reload import Components, Reloader
     from sengu.core.server import serve
     from sengu.core.store import EngineLock, Store
 
     _setup_logging()
+    _route_job_output(not sys.stdout.isatty() if job_output is None else job_output)
     loaded = capabilities.load(files)
     store = Store(home)
     lock = EngineLock(store.home)
@@ -181,19 +207,26 @@ def up(
 
     async def main() -> None:
         registry = CollectorRegistry()
-        comps = capabilities.components(loaded, store=store, clock=SYSTEM_CLOCK, registry=registry)
+        running = Components(
+            lambda kind, objs, reg: capabilities.component(kind, objs, store=store, clock=SYSTEM_CLOCK, registry=reg),
+            registry,
+        )
+        comps = running.build_all(loaded.by_kind)
+        reloader = Reloader(running, lambda: capabilities.load(files).by_kind, files)
 
         def ready(bound: int) -> None:
             what = ", ".join(f"{len(objs)} {kind}" for kind, objs in loaded.by_kind.items())
             print(
                 f"sengu up: {what} from {len(files)} file(s); state in {store.home}\n"
                 f"  health:  http://{host}:{bound}/healthz\n  metrics: http://{host}:{bound}/metrics\n"
-                "  Ctrl-C or SIGTERM drains running work and stops",
+                "  SIGHUP or a changed file reloads the spec; Ctrl-C or SIGTERM drains running work and stops",
                 file=sys.stderr,
                 flush=True,
             )
 
-        await serve(comps, registry, host=host, port=port, drain_timeout=drain_timeout, on_ready=ready)
+        await serve(
+            comps, registry, host=host, port=port, drain_timeout=drain_timeout, on_ready=ready, reloader=reloader
+        )
 
     try:
         asyncio.run(main())
