@@ -35,7 +35,7 @@ def test_jobs_round_trip_and_open_jobs(tmp_path: Path) -> None:
         attempts=1,
     )
     runners.save_job("ci", job)
-    assert runners.job(7, 1) == job
+    assert runners.job("ci", 7, 1) == job
     runners.save_job("ci", Job(8, 1, "my-org/app", ("x",), state="completed", queued_at=NOW))
     assert [j.job_id for j in runners.open_jobs()] == [7]
     runners.save_job("other", Job(9, 1, "my-org/app", ("x",), state="queued", queued_at=NOW))
