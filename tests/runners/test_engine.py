@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import os
 import subprocess
@@ -31,6 +32,7 @@ from tests.kube.fixtures import KubeTarget
 kube = fixtures.kube  # tests/runners has no conftest of its own: the fixture comes in by name
 
 LABELS = ["self-hosted", "sengu", "local"]
+DATA = Path(__file__).parent / "data"
 
 
 def alive(pid: int) -> bool:
@@ -540,6 +542,48 @@ def test_a_job_held_for_approval_gets_exactly_one_runner_once_queued(tmp_path: P
                 await engine.settle()
                 assert [r.name for r in fake.runners] == [f"ci-{job.id}-1-1"]
                 assert state_of(engine, "ci", job.id) == "launching"
+
+    asyncio.run(scenario())
+
+
+def test_githubs_published_deliveries_of_a_job_with_an_environment_launch_nothing_until_approved(
+    tmp_path: Path,
+) -> None:
+    # GitHub announces such a job as `queued` with status "waiting", then `waiting`; neither may launch.
+    examples = json.loads((DATA / "workflow_job_environment.json").read_text())["examples"]
+    assert [(e["action"], e["workflow_job"]["status"]) for e in examples] == [
+        ("queued", "waiting"),
+        ("waiting", "waiting"),
+    ]
+
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake) as (engine, url):
+                job = fake.queue_job("my-org/app", LABELS, status="waiting")
+                async with httpx.AsyncClient() as client:
+                    for i, example in enumerate(examples):
+                        # The published payload, moved into the fake's organisation and installation.
+                        payload = copy.deepcopy(example)
+                        payload["workflow_job"].update(id=job.id, run_id=job.run_id, labels=LABELS)
+                        payload["repository"].update(name="app", full_name="my-org/app")
+                        payload["installation"]["id"] = fake.installation_id
+                        body = json.dumps(payload).encode()
+                        headers = {
+                            "X-GitHub-Event": "workflow_job",
+                            "X-GitHub-Delivery": f"d-{i}",
+                            "X-Hub-Signature-256": fake.sign(body),
+                        }
+                        assert (await client.post(url, content=body, headers=headers)).status_code == 202
+                await engine.process_pending()
+                await engine.reconcile()
+                await engine.settle()
+                assert fake.runners == [] and state_of(engine, "ci", job.id) == "waiting"
+
+                fake.set_job_status(job.id, "queued")  # approved
+                await deliver(url, fake, job, "queued")
+                await engine.process_pending()
+                await engine.settle()
+                assert [r.name for r in fake.runners] == [f"ci-{job.id}-1-1"]
 
     asyncio.run(scenario())
 

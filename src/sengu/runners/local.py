@@ -270,10 +270,10 @@ class RunnerEngine:
         if parsed is None or not routed:
             return
         job = (parsed.job_id, parsed.run_attempt, parsed.repository, tuple(parsed.labels))
-        if parsed.action == "queued":
+        if parsed.held:  # no runner until it is approved and queued
+            await self.offer(routed, machine.Waiting(*job))
+        elif parsed.action == "queued":
             await self.offer(routed, machine.Queued(*job, announced=True))
-        elif parsed.action == "waiting":
-            await self.offer(routed, machine.Waiting(*job))  # no runner until it is approved and queued
         else:
             step: machine.Event
             if parsed.action == "in_progress":

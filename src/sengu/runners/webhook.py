@@ -107,6 +107,14 @@ class WorkflowJobEvent:
         """What identifies the job to run: GitHub re-runs a job under the same id with a new attempt."""
         return (self.job_id, self.run_attempt)
 
+    @property
+    def held(self) -> bool:
+        """GitHub holds the job for an environment's approval: no runner can take it yet. A job with an
+        environment is announced as action ``queued`` with status ``waiting``, then ``waiting``; only a
+        later ``queued`` with status ``queued`` (after the approval) makes it runnable
+        (@octokit/webhooks-examples 7.6.1, workflow_job examples of lineville/elastic-machines-testing)."""
+        return self.action == "waiting" or self.status == "waiting"
+
 
 def parse_workflow_job(body: bytes, event: str | None = None) -> WorkflowJobEvent | None:
     """The workflow_job event in `body`, or None when the delivery is something else.
