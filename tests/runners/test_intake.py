@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -99,6 +100,15 @@ def test_a_delivery_past_the_25_mb_cap_gets_413_and_is_never_held(tmp_path: Path
                 assert [a.status_code for a in answers] == [413, 413, 413, 413], [a.text for a in answers]
                 assert "25 MB" in answers[0].json()["error"]
 
+                # Bodies under the cap are held until the signature can be checked, at the end: many at once
+                # must not add up (ten 20 MB posts with a made-up signature).
+                forged = b"{" + b" " * (20 * MB - 1)
+                headers = {**signed, "X-Hub-Signature-256": "sha256=" + "0" * 64}
+                with ThreadPoolExecutor(10) as pool:
+                    posts = [pool.submit(client.post, url, content=forged, headers=headers) for _ in range(10)]
+                    assert [p.result().status_code for p in posts] == [401] * 10
+                after = memory_kb(proc.pid)
+
                 # The intake still works, and a body just under the cap is judged by its signature.
                 job = fake.queue_job("my-org/app", ["linux"])
                 headers, body = fake.webhook_delivery(job, "queued", delivery_id="d-small")
@@ -109,7 +119,7 @@ def test_a_delivery_past_the_25_mb_cap_gets_413_and_is_never_held(tmp_path: Path
             proc.terminate()
             proc.wait(timeout=30)
             log.close()
-    print(f"sengu up memory before: {before}, after three 30 MB posts and a 400 MB one: {after}")
+    print(f"sengu up memory before: {before}, after 30 MB and 400 MB posts, and ten 20 MB ones at once: {after}")
     assert after["VmHWM"] < RSS_LIMIT_KB and after["VmRSS"] < RSS_LIMIT_KB, after
     conn = sqlite3.connect(home / "sengu.db")
     try:

@@ -48,6 +48,10 @@ NOT_OURS = "labels are not ours"  # the spec changed under a queued job: nothing
 # Seconds: launches take milliseconds here and tens of seconds on Fargate; a job may wait minutes for room.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 PRUNE_EVERY_S = 600.0  # deliveries past their retention are deleted this often
+# A workflow_job payload is ~10 KB. Bodies past LARGE_BODY are held by at most LARGE_BODIES requests at once,
+# so many large posts (signed or not: that is known only at the end) cannot add up to gigabytes.
+LARGE_BODY = 1024 * 1024
+LARGE_BODIES = 2
 
 
 @dataclass
@@ -107,6 +111,7 @@ class RunnerEngine:
         self._work: set[asyncio.Task[None]] = set()
         self._launching: dict[str, asyncio.Task[None]] = {}  # runner name → its launch in flight
         self._launch_slots = asyncio.Semaphore(concurrent_launches)
+        self._large_bodies = asyncio.Semaphore(LARGE_BODIES)
         self.deliveries = Counter(
             "sengu_runners_deliveries", "Webhook deliveries by result.", ["result"], registry=registry
         )
@@ -202,7 +207,7 @@ class RunnerEngine:
             return self._too_large()  # before reading a byte of it
         signature = request.headers.get("x-hub-signature-256")
         # Unsigned bodies are read only to tell "too large" from "not signed", and kept nowhere.
-        body = await _read_capped(request, keep=signature is not None)
+        body = await _read_capped(request, keep=signature is not None, large=self._large_bodies)
         if body is None:
             return self._too_large()
         signed = [p for p in self.pools.values() if signature is not None and p.signed(body, signature)]
@@ -705,17 +710,22 @@ class RunnerEngine:
                     await self.apply(runtime, job.key, stopped)
 
 
-async def _read_capped(request: Request, *, keep: bool) -> bytes | None:
+async def _read_capped(request: Request, *, keep: bool, large: asyncio.Semaphore) -> bytes | None:
     """The body, or None as soon as it passes MAX_PAYLOAD (a chunked body has no length to check first).
-    With `keep` false, the bytes are counted and dropped."""
+    With `keep` false, the bytes are counted and dropped. Past LARGE_BODY, reading waits for `large`."""
     kept = bytearray()
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_PAYLOAD:
-            return None
-        if keep:
-            kept += chunk
+    waited = False
+    async with contextlib.AsyncExitStack() as stack:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_PAYLOAD:
+                return None
+            if keep:
+                if size > LARGE_BODY and not waited:
+                    await stack.enter_async_context(large)
+                    waited = True
+                kept += chunk
     return bytes(kept)
 
 
