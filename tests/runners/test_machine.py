@@ -148,9 +148,11 @@ def test_a_taken_runner_whose_job_is_over_only_frees_the_takers_own() -> None:
 def test_a_job_held_for_approval_gets_no_runner_until_queued() -> None:
     job, actions = run([WAITING, WAITING, Tick()])
     assert job.state == "waiting" and actions == [] and job.runner_name is None
-    job, actions = run([ANNOUNCED, Decided("ci-7-1-1")], job)
-    assert job.state == "launching" and actions == [Resolve(), StartRunner("ci-7-1-1")]
-    assert job.queued_at == T0 + timedelta(seconds=0)  # queued from the approval on, for the latency metrics
+    approved = step(job, ANNOUNCED, T0 + timedelta(hours=1), LIMITS)
+    assert approved.job.state == "queued" and approved.actions == [Resolve()]
+    assert approved.job.queued_at == T0 + timedelta(hours=1)  # queued from the approval on, for the metrics
+    job, actions = run([Decided("ci-7-1-1")], approved.job)
+    assert job.state == "launching" and actions == [StartRunner("ci-7-1-1")]
     late, actions = run([WAITING], job)  # deliveries arrive out of order: waiting never undoes queued
     assert late == job and actions == []
 

@@ -229,6 +229,11 @@ class RunnerEngine:
         pools = [] if parsed is None else [p for p in signed if p.serves(parsed.installation_id, parsed.repository)]
         if parsed is None or not pools:
             # Another event (ping…), or a job no pool here serves (the App is installed on more accounts).
+            if parsed is not None:
+                log.debug(
+                    "runners: delivery %s: no pool serves %s for installation %s",
+                    delivery, parsed.repository, parsed.installation_id,
+                )  # fmt: skip
             self.deliveries.labels("ignored").inc()
             return JSONResponse({"stored": False, "duplicate": False}, status_code=202)
         new = self.runners.add_delivery(
@@ -659,6 +664,8 @@ class RunnerEngine:
     async def prune(self) -> int:
         """Delete deliveries past their retention (the longest of the pools': they share one table), keeping
         those of jobs not over yet and those not processed yet. In batches, so intake is never held up."""
+        if not self.pools:
+            return 0
         keep = max(p.pool.spec.limits.delivery_retention for p in self.pools.values())
         before = self.clock.now() - timedelta(seconds=keep)
         deleted = 0

@@ -176,7 +176,8 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
     """The next state of `job` (None: not known yet) after `event`, and what to do about it."""
     if job is None:
         if isinstance(event, Waiting):
-            return Step(Job(event.job_id, event.run_attempt, event.repository, tuple(event.labels), "waiting"))
+            held = Job(event.job_id, event.run_attempt, event.repository, tuple(event.labels), "waiting", queued_at=now)
+            return Step(held)  # queued_at moves to when GitHub queues it, for the latency metrics
         if not isinstance(event, Queued):
             # A job we never saw queued (started before us, or not ours): nothing to track.
             raise UnknownJob
