@@ -24,8 +24,9 @@ clock runs ahead of, or behind, `now`). Records: `requests`, `wait_until`.
 
 GitHub Enterprise Server: `FakeGitHub(prefix="/api/v3")` serves under that path, as GHES does.
 
-One App on several accounts: `add_installation("other-org")` installs the same App (same key, same webhook
-secret) on another organization under its own installation id. A token of an added installation sees only
+One App on several accounts: `add_installation("other-org")` (or `FakeGitHub(installations={"other-org":
+679})`) installs the same App (same key, same webhook secret) on another organization under its own
+installation id. A token of an added installation sees only
 its own account's repositories and runners (anything else is 404, as on GitHub); the first installation
 sees every repository no added installation owns, so one-account tests may queue jobs anywhere.
 Deliveries about a repository carry the installation of its owner. The rate limit is one budget for all.
@@ -252,6 +253,7 @@ class FakeGitHub(LoopbackServer):
         token_ttl: timedelta = timedelta(hours=1),
         webhook_secret: str | None = None,
         private_key_pem: str | None = None,
+        installations: Mapping[str, int] | None = None,
     ):
         super().__init__()
         self.app_id = app_id
@@ -277,6 +279,8 @@ class FakeGitHub(LoopbackServer):
         self._ids = itertools.count(1000)
         self._tokens: dict[str, tuple[datetime, int]] = {}  # token → (expires, installation id)
         self._installations: dict[int, str] = {installation_id: owner}  # installation id → account
+        for account, other in (installations or {}).items():
+            self._installations[other] = account
         self._repositories: dict[str, int] = {}
         self._jobs: dict[int, FakeJob] = {}
         self._runners: dict[int, FakeRunner] = {}

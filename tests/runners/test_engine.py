@@ -460,8 +460,7 @@ def stored_deliveries(engine: RunnerEngine) -> int:
 
 def test_one_app_on_two_organisations_each_pool_launches_its_own_orgs_jobs(tmp_path: Path) -> None:
     async def scenario() -> None:
-        with FakeGitHub(webhook_secret="s3cret") as fake:
-            fake.add_installation("other-org")
+        with FakeGitHub(webhook_secret="s3cret", installations={"other-org": 679}) as fake:
             runner = runner_script(tmp_path)
             quiet = "  rejections: {checkRun: false}\n"
             files = [
@@ -470,6 +469,7 @@ def test_one_app_on_two_organisations_each_pool_launches_its_own_orgs_jobs(tmp_p
             ]
             async with serving(tmp_path, fake, files=files) as (engine, url):
                 mine, theirs = fake.queue_job("my-org/app", LABELS), fake.queue_job("other-org/app", LABELS)
+                assert json.loads(fake.webhook_delivery(theirs, "queued")[1])["installation"]["id"] == 679
                 for job in (mine, theirs):
                     assert (await deliver(url, fake, job, "queued")).status_code == 202
                 await engine.process_pending()
