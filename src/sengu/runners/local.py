@@ -125,7 +125,11 @@ class RunnerEngine:
         self.orphans = Counter(
             "sengu_runners_orphans_reaped", "Orphans removed by the janitor.", ["what"], registry=registry
         )
-        self.open_jobs = Gauge("sengu_runners_open_jobs", "Jobs queued, launching or running.", registry=registry)
+        self.open_jobs = Gauge(
+            "sengu_runners_open_jobs",
+            "Jobs not over: waiting for an approval, queued, launching or running.",
+            registry=registry,
+        )
         self.launch_wait = Histogram(
             "sengu_runners_queued_to_launch_seconds",
             "From a job's queued webhook (or the reconciler finding it) to the backend launch call.",
