@@ -49,9 +49,9 @@ NOT_OURS = "labels are not ours"  # the spec changed under a queued job: nothing
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 PRUNE_EVERY_S = 600.0  # deliveries past their retention are deleted this often
 # A workflow_job payload is ~10 KB. Bodies past LARGE_BODY are held by at most LARGE_BODIES requests at once,
-# so many large posts (signed or not: that is known only at the end) cannot add up to gigabytes.
+# so many large posts (authentic or not: that is known only at the end) cannot add up to gigabytes.
 LARGE_BODY = 1024 * 1024
-LARGE_BODIES = 2
+LARGE_BODIES = 1
 
 
 @dataclass
