@@ -186,7 +186,8 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
     if isinstance(event, Queued) and event.announced and job.state == "expired":
         # GitHub queued it again (an approval after a wait that launched in vain): a fresh start.
         back = replace(job, state="queued", queued_at=now, earlier_attempts=job.attempts, reason=None, finished_at=None)
-        return Step(replace(back, runner_name=None, launched_at=None, capacity_override=None), [Resolve()])
+        fresh = replace(back, runner_name=None, launched_at=None, started_at=None, capacity_override=None)
+        return Step(fresh, [Resolve()])
     if job.final:
         return Step(job)  # late or duplicate deliveries change nothing
     match event:
