@@ -17,7 +17,8 @@ Driving it: `queue_job`, `start_job`, `complete_job`, `cancel_job`, `set_job_sta
 `runner_disconnected`, `register_runner` (a runner made outside sengu), `add_repository`.
 Check runs the app creates are kept in `check_runs`; `permissions` is what the installation was
 granted (take ``checks`` away and creating one answers 403 "Resource not accessible by integration").
-Failures: `fail_next` (scripted answers), `secondary_rate_limit` (403 + retry-after; requests that come
+Failures: `fail_next` (scripted answers), `refuse_removal` (a runner's DELETE answers a validation 422),
+`secondary_rate_limit` (403 + retry-after; requests that come
 back too early are counted in `early_requests` and refused again), `set_budget` (the primary limit: at
 0, 403 with ``x-ratelimit-remaining: 0`` until the reset), `revoke_tokens`, `clock_offset` (the fake's
 clock runs ahead of, or behind, `now`). Records: `requests`, `wait_until`.
@@ -267,6 +268,9 @@ class FakeGitHub(LoopbackServer):
         self._public_key = key.public_key()
         self.runner_groups: dict[int, str] = {1: "Default"}
         self.link_base: str | None = None  # pagination links point here instead (a misbehaving proxy)
+        # Runners GitHub will not remove for a reason other than a job: name → (message, errors), answered
+        # as its "Validation Error Simple" 422 (see `refuse_removal`).
+        self.removal_refusals: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._cond = threading.Condition(threading.RLock())
         self._ids = itertools.count(1000)
         self._tokens: dict[str, datetime] = {}
@@ -435,6 +439,14 @@ class FakeGitHub(LoopbackServer):
             runner = FakeRunner(next(self._ids), name, scope, tuple(labels), status=status, busy=busy)
             self._runners[runner.id] = runner
             return runner
+
+    def refuse_removal(
+        self, name: str, message: str = "Validation Failed", errors: Iterable[str] = ("runner_id is invalid",)
+    ) -> None:
+        """DELETE of runner `name` answers 422 with GitHub's "Validation Error Simple" body (message,
+        documentation_url, errors) — the other 422 that endpoint documents, besides a busy runner."""
+        with self._cond:
+            self.removal_refusals[name] = (message, tuple(errors))
 
     def runner(self, name: str) -> FakeRunner | None:
         with self._cond:
@@ -828,6 +840,9 @@ spec:
             runner = self._runners.get(int(one.group(1)))
             if runner is None or runner.scope != scope:
                 return _error(404, "Not Found")
+            refusal = self.removal_refusals.get(runner.name)
+            if refusal is not None:
+                return _Reply(422, {"message": refusal[0], "documentation_url": DOCS, "errors": list(refusal[1])})
             if runner.busy:
                 return _error(422, f'Bad request - Runner "{runner.name}" is still running a job"')
             del self._runners[runner.id]

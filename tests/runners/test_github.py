@@ -22,6 +22,7 @@ from sengu.runners.github import (
     NameCollision,
     RateLimited,
     RunnerBusy,
+    RunnerNotRemovable,
 )
 from tests.fakes.github import FakeGitHub, new_private_key_pem
 
@@ -455,6 +456,36 @@ def test_delete_runner_is_idempotent_and_never_removes_a_busy_runner(gh: FakeGit
             gh.complete_job(job.id)  # an ephemeral runner leaves after its job
             assert await app.list_runners("my-org") == []
             assert await app.delete_runner("my-org", busy.runner.id) is False
+
+    run(scenario())
+
+
+def test_a_validation_422_on_delete_is_not_a_busy_runner(gh: FakeGitHub, clock: SteppingClock) -> None:
+    """GitHub answers DELETE of a runner 422 both for a busy runner and for a validation failure: only its
+    message tells them apart. A busy runner is worth asking again; a refusal is not, and says why."""
+    job = gh.queue_job("my-org/app", LABELS)
+
+    async def scenario() -> None:
+        async with make_app(gh, clock) as app:
+            refused = await app.generate_jitconfig("my-org", "refused", LABELS)
+            gh.refuse_removal("refused", "Validation Failed", ["runner is managed by an enterprise policy"])
+            with pytest.raises(RunnerNotRemovable) as caught:
+                await app.delete_runner("my-org", refused.runner.id)
+            assert not isinstance(caught.value, RunnerBusy)
+            assert caught.value.status == 422 and caught.value.runner_id == refused.runner.id
+            assert caught.value.reason == "Validation Failed (runner is managed by an enterprise policy)"
+            assert str(caught.value) == (
+                f"GitHub refused to remove runner {refused.runner.id} from my-org (HTTP 422: Validation Failed "
+                "(runner is managed by an enterprise policy)); this is not a busy runner and asking again will not "
+                "help: remove it in the repository's or organization's Actions settings"
+            )
+            busy = await app.generate_jitconfig("my-org/app", "busy", LABELS)
+            gh.runner_connected("busy")
+            with pytest.raises(RunnerBusy) as busy_caught:
+                await app.delete_runner("my-org/app", busy.runner.id)
+            assert not isinstance(busy_caught.value, RunnerNotRemovable)
+            assert "still running a job" in str(busy_caught.value)
+            gh.complete_job(job.id)
 
     run(scenario())
 

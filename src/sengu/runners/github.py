@@ -22,8 +22,9 @@ Endpoints used (REST API version 2022-11-28):
   (`MissingPermission`).
 - ``POST {scope}/actions/runners/generate-jitconfig`` → 201 ``{runner, encoded_jit_config}``; 409 when the
   name is taken (`NameCollision`: retry with another name).
-- ``GET {scope}/actions/runners`` and ``DELETE {scope}/actions/runners/{id}`` (404: already gone; 422: the
-  runner is running a job, `RunnerBusy`), where a scope is an organization (``/orgs/{org}``) or a
+- ``GET {scope}/actions/runners`` and ``DELETE {scope}/actions/runners/{id}`` (404: already gone; 422 saying
+  the runner "is still running a job": `RunnerBusy`, try later; any other 422 is a validation failure,
+  `RunnerNotRemovable`, not worth retrying), where a scope is an organization (``/orgs/{org}``) or a
   repository (``/repos/{owner}/{repo}``).
 
 Rate limits (https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api): a 403 or 429
@@ -78,6 +79,7 @@ __all__ = [
     "RateLimited",
     "Runner",
     "RunnerBusy",
+    "RunnerNotRemovable",
     "WorkflowJob",
 ]
 
@@ -94,6 +96,7 @@ MAX_PAGES = 100
 _MASK = "***"
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_BUSY = re.compile(r"still running a job", re.IGNORECASE)  # GitHub's words for a runner it will not remove
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 CHECK_RUN_TEXT_MAX = 65535  # characters, for a check run's output.summary and output.text
 CHECK_RUN_CONCLUSIONS = frozenset(
@@ -200,6 +203,16 @@ class RunnerBusy(GitHubError):
     def __init__(self, message: str, *, runner_id: int):
         super().__init__(message, status=422)
         self.runner_id = runner_id
+
+
+class RunnerNotRemovable(GitHubError):
+    """GitHub refused to remove the runner for a reason other than a job it runs (422 "Validation Failed" and
+    the like): asking again will not help, so the caller should not retry; `reason` is GitHub's message."""
+
+    def __init__(self, message: str, *, runner_id: int, reason: str):
+        super().__init__(message, status=422)
+        self.runner_id = runner_id
+        self.reason = reason
 
 
 class MissingPermission(GitHubError):
@@ -524,7 +537,10 @@ class GitHubApp:
     async def delete_runner(self, scope: str, runner_id: int) -> bool:
         """Deregister a runner: True when removed now, False when it was already gone.
 
-        Raises RunnerBusy when GitHub refuses because the runner is running a job.
+        GitHub answers 422 both for a runner that is running a job and for a request it finds invalid; its
+        message tells them apart ('Bad request - Runner "NAME" is still running a job'). Raises RunnerBusy for
+        the first (try again once the job is over) and RunnerNotRemovable for the second (trying again will
+        not help).
         """
         path = f"{_scope_path(scope)}/actions/runners/{int(runner_id)}"
         response = await self._request("DELETE", path)
@@ -533,9 +549,18 @@ class GitHubApp:
         if response.status_code == 404:
             return False
         if response.status_code == 422:
-            raise RunnerBusy(
-                f"GitHub will not remove runner {runner_id} from {scope}: {self._describe(response)}",
+            reason = self._describe(response, details=True)
+            if _BUSY.search(reason):
+                raise RunnerBusy(
+                    f"GitHub will not remove runner {runner_id} from {scope} while it runs a job: {reason}",
+                    runner_id=int(runner_id),
+                )
+            raise RunnerNotRemovable(
+                f"GitHub refused to remove runner {runner_id} from {scope} (HTTP 422: {reason}); "
+                "this is not a busy runner and asking again will not help: remove it in the repository's or "
+                "organization's Actions settings",
                 runner_id=int(runner_id),
+                reason=reason,
             )
         raise self._error("DELETE", path, response)
 
@@ -713,8 +738,9 @@ class GitHubApp:
     def _message(self, response: httpx.Response) -> str:
         return self._describe(response).lower()
 
-    def _describe(self, response: httpx.Response) -> str:
-        """GitHub's error message (its JSON ``message``, else the body), short and scrubbed."""
+    def _describe(self, response: httpx.Response, *, details: bool = False) -> str:
+        """GitHub's error message (its JSON ``message``, else the body), short and scrubbed; with `details`,
+        followed by its ``errors`` (a validation failure says what failed there)."""
         try:
             data = response.json()
         except ValueError:
@@ -722,6 +748,10 @@ class GitHubApp:
         text = data.get("message") if isinstance(data, dict) else None
         if not isinstance(text, str):
             text = response.text
+        elif details and isinstance(data, dict) and isinstance(data.get("errors"), list):
+            more = [_error_text(e) for e in data["errors"]]
+            if any(more):
+                text = f"{text} ({'; '.join(m for m in more if m)})"
         text = " ".join(text.split())
         if len(text) > 200:
             text = text[:199] + "…"
@@ -781,6 +811,18 @@ def _scope_path(scope: str) -> str:
     if not _valid_name(scope):
         raise ValueError(f"a runner scope is an organization or owner/repo, not {scope!r}")
     return f"/orgs/{quote(scope, safe='')}"
+
+
+def _error_text(item: Any) -> str:
+    """One entry of a GitHub error's ``errors``: a string, or an object with a message or a field and code."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        message = item.get("message")
+        if isinstance(message, str):
+            return message
+        return " ".join(str(item[k]) for k in ("resource", "field", "code") if isinstance(item.get(k), str))
+    return ""
 
 
 def _short(path: str) -> str:

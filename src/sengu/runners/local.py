@@ -31,7 +31,7 @@ from sengu.core.notify import read_secret
 from sengu.core.store import Store
 from sengu.runners import machine
 from sengu.runners.backends.base import RUNNER_TAG, SPOT_INTERRUPTION, Backend, BackendError, Handle
-from sengu.runners.github import GitHubApp, GitHubError, RateBudget, RunnerBusy
+from sengu.runners.github import GitHubApp, GitHubError, RateBudget, RunnerBusy, RunnerNotRemovable
 from sengu.runners.labels import Launch, Rejection, resolve_labels
 from sengu.runners.reports import RejectionReporter
 from sengu.runners.spec import RunnerPool
@@ -411,6 +411,10 @@ class RunnerEngine:
             except RunnerBusy:
                 log.warning("%s: runner %s is busy with a job; not stopping it (%s)", runtime.name, name, reason)
                 return
+            except RunnerNotRemovable as exc:
+                # Not a job it runs: retrying will not change GitHub's mind, so the compute goes anyway.
+                log.error("%s: %s; stopping runner %s's compute anyway", runtime.name, exc, name)
+                reason = f"{reason}; GitHub refused to deregister it: {exc.reason}"
         backend = runtime.backends.get(row["backend"])
         if backend is not None and row["handle_id"]:
             await backend.terminate(_handle(row), reason)
@@ -538,6 +542,8 @@ class RunnerEngine:
                             log.warning("%s: deregistered runner %s without compute", runtime.name, runner.name)
                     except RunnerBusy:
                         pass  # it took a job after all: leave it
+                    except RunnerNotRemovable as exc:
+                        log.error("%s: %s", runtime.name, exc)  # the other registrations are still reaped
                 elif runner.name in live and runner.status == "online" and not runner.busy:
                     await self._idle(runtime, runner.name)
         # An ephemeral runner leaves GitHub once it has run a job. One of ours gone from the list while its
