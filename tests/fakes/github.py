@@ -24,6 +24,8 @@ back too early are counted in `early_requests` and refused again), `set_budget` 
 clock runs ahead of, or behind, `now`). Records: `requests`, `wait_until`.
 
 GitHub Enterprise Server: `FakeGitHub(prefix="/api/v3")` serves under that path, as GHES does.
+A personal account: `FakeGitHub(owner="alice", owner_type="User")` has no organization endpoints, only the
+repository-level runner endpoints (``/repos/{o}/{r}/actions/runners…``).
 """
 
 from __future__ import annotations
@@ -247,11 +249,15 @@ class FakeGitHub(LoopbackServer):
         token_ttl: timedelta = timedelta(hours=1),
         webhook_secret: str | None = None,
         private_key_pem: str | None = None,
+        owner_type: str = "Organization",
     ):
         super().__init__()
         self.app_id = app_id
         self.installation_id = installation_id
         self.owner = owner
+        # "User": the installation is on a personal account, which has no /orgs/{owner} endpoints (GitHub
+        # answers 404 there); its repositories' own runner endpoints serve as for any repository.
+        self.owner_type = owner_type
         self.prefix = prefix.rstrip("/")
         self._now = now or (lambda: datetime.now(UTC))
         self.clock_offset = timedelta(0)
@@ -539,7 +545,7 @@ spec:
     installationId: {self.installation_id}
     privateKeyFile: {key}
     webhookSecretFile: {secret}
-    owner: {self.owner}
+    owner: {self.owner}{"" if self.owner_type == "Organization" else chr(10) + "    ownerType: user"}
   defaultBackend: local
   backends:
     - {{name: local, local: {{command: ["{runner}", "--jitconfig", "{{jitconfig}}"], workDir: {directory / "work"}}}}}
@@ -582,6 +588,8 @@ spec:
             "sender": {"login": "octocat", "id": 1, "type": "User"},
             "installation": {"id": self.installation_id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u"},
         }
+        if self.owner_type != "Organization":
+            del payload["organization"]  # GitHub sends it only for an organization's repositories
         return self._delivery("workflow_job", payload, secret, delivery_id)
 
     def ping_delivery(self, *, secret: str | bytes | None = None) -> tuple[dict[str, str], bytes]:
@@ -800,7 +808,7 @@ spec:
             return _error(404, "Not Found")
         org_match = re.fullmatch(r"/orgs/([^/]+)/actions/runners(.*)", path)
         if org_match is not None:
-            if org_match.group(1).lower() != self.owner.lower():
+            if org_match.group(1).lower() != self.owner.lower() or self.owner_type != "Organization":
                 return _error(404, "Not Found")
             return self._runners_route(method, path, self.owner, org_match.group(2), query, body)
         return _error(404, "Not Found")
@@ -997,7 +1005,7 @@ spec:
             "name": name,
             "full_name": full_name,
             "private": True,
-            "owner": {"login": owner, "id": 38302899, "type": "Organization"},
+            "owner": {"login": owner, "id": 38302899, "type": self.owner_type},
             "html_url": f"https://github.com/{full_name}",
             "url": f"{self.api_url}/repos/{full_name}",
             "default_branch": "main",

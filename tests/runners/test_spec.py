@@ -278,6 +278,33 @@ def test_github_enterprise_and_repositories() -> None:
     assert any("'acme/web*' matches no repository this pool serves" in line for line in problems(bad))
 
 
+def test_a_user_owner_gets_repository_runners() -> None:
+    user = GITHUB.replace("owner: my-org\n", "owner: alice\n    ownerType: user\n")
+    backends = "  backends: [{name: b, codebuild: {project: p}}]\n"
+    gh = load(HEAD + user + backends).spec.github
+    assert gh.owner_type == "user" and not gh.org_runners
+    assert gh.runner_scope("alice/app") == "alice/app" and gh.serves("alice/app")
+    org = load(HEAD + GITHUB + backends).spec.github
+    assert org.owner_type == "organization" and org.runner_scope("my-org/app") == "my-org"
+    listed = GITHUB.replace("owner: my-org\n", "repositories: [my-org/app]\n")
+    assert load(HEAD + listed + backends).spec.github.runner_scope("my-org/app") == "my-org/app"
+    assert problems(HEAD + user.replace("ownerType: user", "ownerType: enterprise") + backends) == [
+        "pool.yaml:11:16: ownerType: input should be 'organization' or 'user'"
+    ]
+    assert problems(HEAD + user + "    runnerGroupId: 3\n" + backends) == [
+        "pool.yaml:6:5: github: runnerGroupId 3: runner groups belong to organizations; a user's repositories get "
+        "repository runners in the Default group (1): leave runnerGroupId out"
+    ]
+
+
+def test_ca_file_is_relative_to_the_spec_file(tmp_path: Path) -> None:
+    text = HEAD + GITHUB + "    caFile: certs/ghes-ca.pem\n  backends: [{name: b, codebuild: {project: p}}]\n"
+    path = tmp_path / "pool.yaml"
+    path.write_text(text)
+    pool = capabilities.load([path]).of("RunnerPool")[0]
+    assert pool.spec.github.ca_file == str(tmp_path / "certs" / "ghes-ca.pem")
+
+
 def test_ecs_needs_a_task_definition_and_secrets_are_never_inline() -> None:
     text = (
         HEAD

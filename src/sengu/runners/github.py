@@ -34,7 +34,9 @@ than ``max_wait_s``, or one more than ``max_attempts`` allow, raises `RateLimite
 back, and until then no request is sent (GitHub may ban an integration that keeps sending). Requests are
 made one at a time, as GitHub asks, and `budget` reports the primary limit left, for metrics.
 
-GitHub Enterprise Server: ``api_url`` is ``https://HOST/api/v3``; every path is relative to it.
+GitHub Enterprise Server: ``api_url`` is ``https://HOST/api/v3``; every path is relative to it. Its own CA
+is trusted with ``ca_file`` (added to the usual ones), and proxies come from the environment as httpx reads
+it (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY; SSL_CERT_FILE when there is no ``ca_file``).
 
 Secrets: the private key, the JWT, installation tokens and JIT configs live in `Secret` objects or in
 headers, never in a URL, and are masked out of every error message this module makes.
@@ -46,6 +48,7 @@ import asyncio
 import logging
 import math
 import re
+import ssl
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -255,9 +258,12 @@ class GitHubApp:
         timeout: float = 30.0,
         max_attempts: int = 4,
         max_wait_s: float = 60.0,
+        ca_file: str | None = None,
     ):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        self._verify = _tls_context(ca_file) if ca_file is not None else None
+        self._ca_file = ca_file
         parts = urlsplit(api_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UserError(f"github.apiUrl must be an http(s) URL such as https://api.github.com, not {api_url!r}")
@@ -518,6 +524,14 @@ class GitHubApp:
             raise NameCollision(
                 f"a runner named {name!r} already exists in {scope} ({self._describe(response)})", name=name
             )
+        if response.status_code == 404 and "/" not in scope:
+            raise GitHubError(
+                f"GitHub POST {path} answered HTTP 404: no organization {scope!r} (or no runner group "
+                f"{int(runner_group_id)} in it) the app may register runners in. "
+                f"If {scope} is a user account, set github.ownerType: user (GitHub has no user runners: each "
+                "repository gets its own); else check the installation's 'Self-hosted runners' permission",
+                status=404,
+            )
         if response.status_code != 201:
             raise self._error("POST", path, response)
         data = self._json_object(response, "POST", path)
@@ -637,6 +651,13 @@ class GitHubApp:
                         method, url, headers=headers, json=json, params=params, timeout=self._timeout
                     )
                 except httpx.TransportError as exc:
+                    if _untrusted(exc):  # the same certificate tomorrow: trying again will not help
+                        raise GitHubError(
+                            f"GitHub {label}: the server's TLS certificate is not trusted "
+                            f"({self._scrub(str(exc)) or type(exc).__name__}); for GitHub Enterprise Server with "
+                            "its own CA, give github.caFile (a PEM file of that CA)"
+                            + (f" — {self._ca_file} does not sign it" if self._ca_file else "")
+                        ) from None
                     if attempt == self._max_attempts:
                         raise GitHubError(
                             f"GitHub {label}: no answer after {attempt} attempts "
@@ -720,7 +741,11 @@ class GitHubApp:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout)
+            # trust_env (httpx's default, said here because it matters): HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and
+            # NO_PROXY choose the proxy; SSL_CERT_FILE / SSL_CERT_DIR replace the trusted CAs when no caFile
+            # is given.
+            verify: ssl.SSLContext | bool = self._verify if self._verify is not None else True
+            self._client = httpx.AsyncClient(timeout=self._timeout, verify=verify, trust_env=True)
         return self._client
 
     # --- messages -----------------------------------------------------------------------------------
@@ -775,6 +800,30 @@ class GitHubApp:
 
 # --------------------------------------------------------------------------------------------------
 # Parsing and paths
+
+
+def _tls_context(ca_file: str) -> ssl.SSLContext:
+    """The usual trusted CAs (certifi's, or SSL_CERT_FILE's) plus those in `ca_file`: a GitHub Enterprise
+    Server behind a private CA, reached through a proxy that may itself present a public certificate."""
+    context = httpx.create_ssl_context(trust_env=True)
+    try:
+        context.load_verify_locations(cafile=ca_file)
+    except FileNotFoundError:
+        raise UserError(f"github.caFile {ca_file}: no such file") from None
+    except (ssl.SSLError, ValueError):
+        raise UserError(f"github.caFile {ca_file}: not a PEM file of CA certificates") from None
+    except OSError as exc:
+        raise UserError(f"github.caFile {ca_file}: cannot read: {exc.strerror}") from None
+    return context
+
+
+def _untrusted(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _load_key(private_key: Secret) -> RSAPrivateKey:

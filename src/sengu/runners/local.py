@@ -61,8 +61,16 @@ class PoolRuntime:
         return self.pool.name
 
     def scope(self, repository: str) -> str:
+        return self.pool.spec.github.runner_scope(repository)
+
+    async def runner_scopes(self) -> list[str]:
+        """Every scope this pool's runners may be registered in (a user's: each repository of theirs)."""
         gh = self.pool.spec.github
-        return gh.owner if gh.owner is not None else repository
+        if gh.org_runners and gh.owner is not None:
+            return [gh.owner]
+        if gh.repositories is not None:
+            return list(gh.repositories)
+        return [r for r in await self.github.installation_repositories() if gh.serves(r)]
 
 
 class RunnerEngine:
@@ -526,8 +534,7 @@ class RunnerEngine:
                 self._spawn(self._stop(runtime, name, "its job is over"), f"stop {name}")
 
     async def _reap_registrations(self, runtime: PoolRuntime) -> None:
-        gh = runtime.pool.spec.github
-        scopes = [gh.owner] if gh.owner else list(gh.repositories or [])
+        scopes = await runtime.runner_scopes()
         listing_started = self.clock.now()
         registered: set[str] = set()
         for scope in scopes:
@@ -712,7 +719,7 @@ def build_pools(pools: Sequence[RunnerPool], *, home: Path, clock: Clock) -> lis
             boot_timeout=timedelta(seconds=pool.spec.limits.boot_timeout),
             max_job_duration=timedelta(seconds=pool.spec.limits.max_job_duration),
         )
-        github = GitHubApp(gh.api_url, gh.app_id, gh.installation_id, key, clock)
+        github = GitHubApp(gh.api_url, gh.app_id, gh.installation_id, key, clock, ca_file=gh.ca_file)
         reporter = RejectionReporter(pool.spec.rejections, github, pool_name=pool.name, clock=clock)
         out.append(PoolRuntime(pool, github, secret, backends, limits, reporter))
     return out

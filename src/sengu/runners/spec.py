@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 KIND = "RunnerPool"
 
 Arch = Literal["x64", "arm64"]
+OwnerType = Literal["organization", "user"]
 Capacity = Literal["spot", "on-demand"]
 BackendKind = Literal["local", "ecs", "codebuild", "kubernetes"]
 ComputeType = Literal[
@@ -191,10 +192,20 @@ class GitHub(Model):
     webhook_secret_file: str | None = Field(default=None, description="The App's webhook secret, from this file.")
     webhook_secret_env: EnvName | None = Field(default=None, description="… or from this environment variable.")
     owner: Login | None = Field(default=None, description="Serve every repository of this organization or user.")
+    owner_type: OwnerType = Field(
+        default="organization",
+        description="What owner is: an organization (organization runners, in runnerGroupId) or a user "
+        "(GitHub has no user runners: each repository gets its own).",
+    )
     repositories: list[Repository] | None = Field(
         default=None, min_length=1, description="… or only these repositories (OWNER/NAME, one owner)."
     )
     runner_group_id: int = Field(default=1, ge=1, description="Runner group of organization runners (1: Default).")
+    ca_file: str | None = Field(
+        default=None,
+        description="PEM file of CA certificates trusted for apiUrl besides the usual ones (GitHub Enterprise "
+        "Server with its own CA). Proxies come from HTTPS_PROXY and NO_PROXY.",
+    )
 
     @model_validator(mode="after")
     def _sources(self) -> GitHub:
@@ -210,6 +221,15 @@ class GitHub(Model):
             return self.owner
         assert self.repositories
         return self.repositories[0].split("/")[0]
+
+    @property
+    def org_runners(self) -> bool:
+        """Runners are registered on the organization (else on each repository: a user's, or listed ones)."""
+        return self.owner is not None and self.owner_type == "organization"
+
+    def runner_scope(self, repository: str) -> str:
+        """Where a runner for a job of `repository` is registered: the organization, or the repository."""
+        return self.owner if self.org_runners and self.owner is not None else repository
 
     @property
     def scope(self) -> str:
@@ -236,10 +256,20 @@ class GitHub(Model):
         return SecretSource(file=self.webhook_secret_file, env=self.webhook_secret_env)
 
 
+def _is_org(owner_type: Any) -> bool:
+    return owner_type is None or owner_type == "organization"
+
+
 def _github_problems(data: dict[str, Any]) -> list[str]:
     """The checks between github's fields, on its camelCase data: the model's, or raw data that did not
     validate (so these are reported along with its field problems)."""
     problems = []
+    group = data.get("runnerGroupId")
+    if group is not None and group != 1 and data.get("owner") is not None and not _is_org(data.get("ownerType")):
+        problems.append(
+            f"runnerGroupId {group}: runner groups belong to organizations; a user's repositories get "
+            "repository runners in the Default group (1): leave runnerGroupId out"
+        )
     for what in ("privateKeyFile", "webhookSecretFile"):
         other = what.replace("File", "Env")
         if (data.get(what) is None) == (data.get(other) is None):
@@ -669,7 +699,7 @@ def load_pool(doc: Document) -> RunnerPool:
     base = os.path.dirname(os.path.abspath(doc.path))
     gh = pool.spec.github
     update: dict[str, Any] = {}
-    for field in ("private_key_file", "webhook_secret_file"):
+    for field in ("private_key_file", "webhook_secret_file", "ca_file"):
         value = getattr(gh, field)
         if value is not None:
             update[field] = _relative_to(value, base)
