@@ -34,7 +34,9 @@ def _operation(op: dict[str, Any]) -> dict[str, Any]:
     if "oneOf" in schema or "anyOf" in schema:  # check-runs: one schema per status; every branch's fields
         branches = schema.get("oneOf") or schema.get("anyOf")
         properties = sorted({k for b in branches for k in b.get("properties", {})} | set(schema.get("properties", {})))
-        required = sorted(set.intersection(*(set(b.get("required", [])) for b in branches)) | set(schema.get("required", [])))
+        required = sorted(
+            set.intersection(*(set(b.get("required", [])) for b in branches)) | set(schema.get("required", []))
+        )
     else:
         properties, required = sorted(schema.get("properties", {})), sorted(schema.get("required", []))
     return {
