@@ -21,7 +21,7 @@ async def launched(engine: object, url: str, fake: FakeGitHub) -> tuple[str, int
     job = fake.queue_job("my-org/app", LABELS)
     await deliver(url, fake, job, "queued")
     await engine.process_pending()
-    stored = engine.runners.job(job.id, job.run_attempt)
+    stored = engine.runners.job("ci", job.id, job.run_attempt)
     assert stored is not None and stored.runner_name is not None
     name = stored.runner_name
     await engine.settle()

@@ -24,7 +24,7 @@ def test_a_users_jobs_get_repository_runners(tmp_path: Path) -> None:
                 await deliver(url, fake, job, "queued")
                 await engine.process_pending()
                 await engine.settle()
-                stored = engine.runners.job(job.id, job.run_attempt)
+                stored = engine.runners.job("ci", job.id, job.run_attempt)
                 assert stored is not None and stored.state == "launching", stored
                 name = str(stored.runner_name)
                 registered = fake.runner(name)
