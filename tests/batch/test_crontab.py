@@ -548,10 +548,9 @@ def test_long_names_are_cut_with_a_stable_hash() -> None:
 
     slug_a = f"sync-{long_a}"  # the package directory in /opt comes first
     digest = hashlib.sha256(slug_a.encode()).hexdigest()[:8]
-    # 43 characters would end in '-', which the cut drops before adding '-' and the hash.
-    assert names[0] == f"{slug_a[:42].rstrip('-')}-{digest}"
-    assert len(names[0]) <= 51
-    assert names[1] != names[0] and names[1].startswith(slug_a[:42].rstrip("-")) and len(names[1]) <= 51
+    assert names[0] == f"{slug_a[:43]}-{digest}"
+    assert len(names[0]) == 52
+    assert names[1] != names[0] and names[1].startswith(slug_a[:43]) and len(names[1]) == 52
     assert names[2] != names[0] and names[2].endswith("-2") and len(names[2]) <= 52
     assert all(NAME.match(n) for n in names)
     # Stable: the same input gives the same names.
