@@ -4,7 +4,7 @@ Pure. A name is a slug (lowercase ASCII letters, digits, '-') that `fit` keeps w
 the importer makes names unique. What "the program it runs" means for a cron command:
 
 - shell keywords (`if … then … fi`, `for`, `while`, `{ … }`, `!`) are syntax, not programs;
-- guards and housekeeping (`test`, `[ … ]`, `command -v`, `cd`, `echo`, `sleep`…) name a job only when
+- guards and housekeeping (`test`, `[ … ]`, `command -v`, `pgrep`, `cd`, `echo`, `sleep`…) name a job only when
   nothing else is there;
 - wrappers (`nice`, `ionice`, `timeout N`, `flock LOCK`, `env A=b`, `sudo -u U`, `chronic`…) and
   environment assignments run the program after them;
@@ -71,7 +71,7 @@ _KEYWORDS = frozenset({"if", "then", "else", "elif", "fi", "do", "done", "while"
 _HEADERS = frozenset({"for", "case", "select", "function"})
 _NOISE = frozenset({"cd", "test", "[", "[[", "true", "false", ":", "sleep", "export", "set", "umask",
                     "source", ".", "ulimit", "echo", "printf", "exit", "return", "wait", "read", "shift",
-                    "trap", "local", "unset"})  # fmt: skip
+                    "trap", "local", "unset", "pgrep", "pidof"})  # fmt: skip
 _SCRIPT_SUFFIXES = (".sh", ".bash", ".py", ".rb", ".pl", ".php", ".js")
 # A package's own directories: the component after them names the package.
 _PACKAGE_HOMES = re.compile(r"/(?:usr/(?:local/)?(?:share|lib|libexec)|opt|etc)/(?:[^/]*-linux-[^/]*/)?([^/]+)/")
