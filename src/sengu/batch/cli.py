@@ -166,18 +166,17 @@ _IMPORT_HEADER = (
 def _next_steps(jobs: int, target: str, has_image: bool) -> str:
     """What the user must decide before any imported job runs: said after every import."""
     image = (
-        ""
-        if has_image
-        else "\n  - for Kubernetes: set spec.defaults.image (or --image) to an image that has the jobs' programs"
+        "" if has_image else "\n  also: set spec.defaults.image (or --image) before `sengu batch render` for Kubernetes"
     )
     return (
-        f"all {jobs} job(s) are suspended: none has a priority yet, so none runs anywhere until you decide.\n"
+        f"all {jobs} job(s) are suspended: none has a priority yet, so neither `sengu up` nor Kubernetes runs "
+        "them (they still run on the old host).\n"
         "next:\n"
-        f"  - classify: give each job `priority: low`, `middle` or `high` in {target} (low moves first; a job\n"
-        "    without one counts as high and moves last)\n"
-        f"  - test-run the low ones: sengu batch run {target} JOB\n"
-        f"  - run them here: sengu up {target} (migration.stage low runs the low jobs; stop them on the old host)\n"
-        "  - raise migration.stage to middle, then high, as each group proves itself"
+        f"  1. classify: give the jobs that move first `priority: low` in {target} (later ones middle or high;\n"
+        "     a job without a priority counts as high and moves last)\n"
+        f"  2. test-run each low job: sengu batch run {target} JOB\n"
+        f"  3. run them: sengu up {target} (stage low runs the low jobs), and remove them from the old host\n"
+        "  4. raise migration.stage to middle, then high, as each group proves itself"
         f"{image}"
     )
 
