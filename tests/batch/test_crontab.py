@@ -696,7 +696,7 @@ SOURCE = st.builds(
     CrontabSource,
     path=st.sampled_from(["a.cron", "/etc/cron.d/b", "c"]),
     text=st.one_of(st.text(max_size=200), st.lists(LINE, max_size=20).map("\n".join)),
-    system=st.booleans(),
+    system=st.sampled_from([True, False, None]),
 )
 
 

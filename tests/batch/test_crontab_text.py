@@ -135,3 +135,12 @@ def test_a_text_file_full_of_bad_lines_shows_20_errors_and_counts_the_rest(tmp_p
     assert all(line.startswith(f"error: {log}:") for line in lines[:20])
     assert lines[20].startswith(f"error: {tab}:3: minute field '99'")
     assert lines[21] == f"error: ... and 2980 more errors in {log}"
+
+
+def test_a_file_larger_than_any_crontab_is_one_line_and_is_not_read(tmp_path: Path) -> None:
+    huge = tmp_path / "disk.img"
+    with huge.open("wb") as f:
+        f.truncate(17 * 1024 * 1024)  # sparse: nothing is written, and nothing should be read
+    result = sengu("batch", "import", huge)
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [f"error: {huge}: not a crontab: 17 MiB, and a crontab is text of a few KiB"]
