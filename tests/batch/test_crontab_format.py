@@ -44,6 +44,10 @@ def verdict(text: str) -> bool | None:
         ("deploy rotate-logs", "either"),
         ("postgres vacuumdb", "system"),  # vacuumdb is a well-known program: it starts the command
         ("app run", "either"),
+        ("john.doe /usr/local/bin/report", "either"),
+        ("app.backup /srv/data", "either"),
+        ("backup.sh /srv/data", "user"),
+        ("app.backup nightly", "user"),
     ],
 )
 def test_what_the_word_after_the_schedule_can_be(after_schedule: str, reading: str) -> None:

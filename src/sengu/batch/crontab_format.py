@@ -5,12 +5,14 @@ crontabs (`crontab -e`) do not. A file copied off its host keeps nothing of its 
 account names cannot know the host's accounts, so each job line is read for what the word after its
 schedule can be:
 
-- the command (the line reads "user format"): the word cannot be a user name (a path, `$HOME/…`, quotes, a
-  dot), nothing follows it, it is a shell word (`if`, `[`, `echo`…) or a well-known program (`php`, `curl`…),
-  or an option follows it (`backup --full`);
+- the command (the line reads "user format"): the word cannot be a user name (a path, `$HOME/…`, quotes)
+  or is a script (`backup.sh`, or a dotted word not followed by a command), nothing follows it, it is
+  a shell word (`if`, `[`, `echo`…) or a well-known program (`php`, `curl`…), or an option follows it
+  (`backup --full`);
 - a user (the line reads "system format"): it is `root`, or it is a plausible user name followed by what
   starts a command: a path, a shell word, an assignment (`dir=$(…)`), a well-known program;
-- either: a plausible user name followed by another plain word (`postgres vacuumdb`).
+- either: a plausible user name followed by another plain word (`deploy rotate-logs`), or a dotted one
+  followed by a command (`john.doe /usr/bin/report`).
 
 A file is in system format when some line reads so and none reads as user format, and the other way round.
 A file with lines of both kinds, or with only lines that read either way, cannot be decided: the caller
@@ -25,9 +27,10 @@ from typing import Literal
 
 from sengu.core.errors import Location, Problem
 
-# POSIX-ish account names, as useradd and adduser accept them (Debian's own accounts include
-# upper case: Debian-exim); no dots, so `backup.sh` is never read as a user.
-USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,31}\$?")
+# POSIX-ish account names, as useradd accepts them (Debian's own accounts include upper case:
+# Debian-exim). A dot is allowed (john.doe) but makes a name weak evidence: `backup.sh` is a script.
+USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]{0,31}\$?")
+_SCRIPT = re.compile(r".+\.(?:sh|bash|py|pl|rb|php|js|cgi|awk)")
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _FIRST_WORD = re.compile(r"[ \t]*([^ \t]*)[ \t]*(.*)", re.DOTALL)
 
@@ -102,6 +105,10 @@ def read_line(entry: Entry) -> LineReading:
     first = rest.split()[0]
     if first.startswith("-"):
         return reads("user", f"an option follows {word!r}")
+    if "." in word:
+        if _SCRIPT.fullmatch(word) or not _starts_a_command(first):
+            return reads("user", f"{word!r} is a script")
+        return reads("either", "")
     if word == "root":
         return reads("system", "'root' is the user")
     if _starts_a_command(first):
