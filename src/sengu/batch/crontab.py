@@ -3,6 +3,10 @@
 Pure: the caller reads the files and writes the document. What this module decides:
 
 - Every bad line of every file is reported (`file:line: message`); with any error there is no document.
+- Whether a file has a user field is decided from all its job lines (crontab_format.py) unless the
+  caller says; a command is never changed on a guess.
+- Jobs are named by naming.py, unique across files (`-2`, `-3`…). They get no priority unless the caller
+  gives one, and the migration stage is low: an import is all suspended until someone classifies it.
 - Schedules come out as five fields that robfig/cron v3 (Kubernetes) accepts; `@daily` and friends are
   spelled out, because five fields is what every consumer (CronJobs, Sentry monitors) understands.
 - What cannot move as it is becomes a warning at its `file:line`: `@reboot`, output written to files,
