@@ -117,6 +117,8 @@ OTHERS = [
     ("timeout 300 flock -n /tmp/lock /usr/local/bin/export-feed", "export-feed"),
     ("ionice -c3 nice -n 19 /usr/local/bin/reindex", "reindex"),
     ("su - www-data -s /bin/sh -c '/usr/local/bin/warm-cache'", "warm-cache"),
+    ("flock -n /tmp/l /usr/bin/tar -czf /backup/x.tgz /srv", "tar"),
+    ("flock -w 10 /tmp/l -c 'nice /usr/local/bin/export'", "export"),
     ("python3 -c 'import app; app.run()'", "python3"),
     ("echo done", "echo-done"),
     ("run-parts /etc/cron.hourly", "cron-hourly"),

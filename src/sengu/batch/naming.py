@@ -50,6 +50,11 @@ _WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
     "nocache": (frozenset(), 0),
     "cronic": (frozenset(), 0),
 }
+# Programs whose `-c CMD` runs a shell command: (options that take a value).
+_COMMAND_OPTION: dict[str, frozenset[str]] = {
+    "su": frozenset({"-s", "--shell", "-g", "--group", "-G", "--supp-group", "-w"}),
+    "flock": frozenset({"-w", "-E", "--timeout", "--conflict-exit-code"}),
+}
 _RUNNERS = frozenset({("bundle", "exec"), ("poetry", "run"), ("pipenv", "run"), ("uv", "run")})
 SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh"})
 # Interpreters and their options that take a value (the value is not the script).
@@ -168,8 +173,8 @@ def _candidate(words: list[str], depth: int) -> tuple[int, str, str]:
         name = program(words[i])
         if name == "command" and i + 1 < len(words) and words[i + 1] in ("-v", "-V"):
             return _GUARD, name, slug(name)  # `command -v X`: a check that X exists
-        if name in ("su", "flock"):
-            inner = next((c for j in range(i + 1, len(words)) if (c := _shell_option_command(words, j))), None)
+        if name in _COMMAND_OPTION:
+            inner = _command_option(words, i + 1, _COMMAND_OPTION[name])
             if inner is not None and depth < 2:
                 return _best(inner, depth + 1)
         if name in _WRAPPERS:
@@ -225,6 +230,22 @@ def _candidate(words: list[str], depth: int) -> tuple[int, str, str]:
         parts.append(arg)
     rank = _GUARD if name in _NOISE else _PROGRAM
     return rank, name, _with_package(word, slug("-".join(parts)))
+
+
+def _command_option(words: list[str], start: int, values: frozenset[str]) -> str | None:
+    """The CMD of `su [options] USER -c CMD` or `flock [options] LOCK -c CMD`: options up to one positional."""
+    positionals = 0
+    j = start
+    while j < len(words):
+        inner = _shell_option_command(words, j)
+        if inner is not None:
+            return inner
+        if not words[j].startswith("-"):
+            positionals += 1
+            if positionals > 1:
+                return None
+        j += 2 if words[j] in values else 1
+    return None
 
 
 def _run_parts(args: list[str]) -> str:
