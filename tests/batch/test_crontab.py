@@ -21,6 +21,7 @@ from sengu.batch.crontab import (
     _vixie_stdin,
     capped,
     import_crontabs,
+    with_origins,
 )
 from sengu.batch.spec import CronjobManager
 from sengu.core.errors import Location, Problem
@@ -603,6 +604,25 @@ def test_a_forced_user_field_that_cannot_be_a_user_is_an_error_not_a_changed_com
     assert lines(result.errors) == [
         "tab:1: '/usr/bin/backup' cannot be a user name, but this file is read with a user field after the "
         "schedule (as in /etc/crontab); if it is a user crontab, give --user"
+    ]
+
+
+def test_the_written_yaml_says_where_each_job_came_from_and_as_whom() -> None:
+    result = import_crontabs(
+        [
+            CrontabSource("/etc/cron.d/app", "0 0 * * * www-data /usr/bin/a\n0 1 * * * root /usr/bin/b\n"),
+            CrontabSource("odd\npath", "0 2 * * * /usr/bin/c\n"),
+            CrontabSource("tab", "# a\n0 3 * * * /usr/bin/a\n"),
+        ]
+    )
+    plain = yaml.safe_dump(result.document, sort_keys=False)
+    text = with_origins(plain, result.origins)
+    assert yaml.safe_load(text) == result.document
+    assert [line.strip() for line in text.splitlines() if "- name:" in line] == [
+        "- name: a  # from /etc/cron.d/app:1, ran as www-data",
+        "- name: b  # from /etc/cron.d/app:2, ran as root",
+        "- name: c",  # a path with a newline is left out rather than break the YAML
+        "- name: a-2  # from tab:2",
     ]
 
 

@@ -60,6 +60,11 @@ def job_lines(text: str, *, system: bool) -> list[Line]:
 
 
 def imported(source: Path, tmp_path: Path, *args: str) -> tuple[dict[str, Any], str]:
+    document, stderr, _ = imported_text(source, tmp_path, *args)
+    return document, stderr
+
+
+def imported_text(source: Path, tmp_path: Path, *args: str) -> tuple[dict[str, Any], str, str]:
     copy = tmp_path / "x" / source.name  # e.g. /tmp/…/x/munin: nothing in the path tells the format
     copy.parent.mkdir(exist_ok=True)
     shutil.copyfile(source, copy)
@@ -67,7 +72,8 @@ def imported(source: Path, tmp_path: Path, *args: str) -> tuple[dict[str, Any], 
     result = sengu("batch", "import", copy, "-o", out, *args)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
-    return yaml.safe_load(out.read_text()), result.stderr.replace(str(copy), source.name)
+    text = out.read_text()
+    return yaml.safe_load(text), result.stderr.replace(str(copy), source.name), text.replace(str(copy), source.name)
 
 
 def test_the_fixtures_are_there() -> None:
@@ -77,7 +83,7 @@ def test_the_fixtures_are_there() -> None:
 @pytest.mark.parametrize("source", SYSTEM_FILES, ids=[p.name for p in SYSTEM_FILES])
 def test_a_cron_d_file_copied_anywhere_imports_with_no_user_in_any_command(source: Path, tmp_path: Path) -> None:
     lines = job_lines(source.read_text(), system=True)
-    document, stderr = imported(source, tmp_path)
+    document, stderr, text = imported_text(source, tmp_path)
 
     jobs = document["spec"]["jobs"]
     expected = [line for line in lines if not line.reboot]
@@ -85,6 +91,8 @@ def test_a_cron_d_file_copied_anywhere_imports_with_no_user_in_any_command(sourc
     for job, line in zip(jobs, expected, strict=True):
         assert line.user is not None and not job["command"].startswith(line.user + " ")
         assert job["name"].split("-")[0] not in ("if", "root", "test", "www", "perl"), job["name"]
+        # The spec has no field for the user: the file says it beside each job, with the line it came from.
+        assert f"- name: {job['name']}  # from {source.name}:{line.number}, ran as {line.user}\n" in text
     # The user each job ran as is said, at the first line of each account other than root.
     for user in {line.user for line in expected} - {"root"}:
         first = next(line.number for line in expected if line.user == user)

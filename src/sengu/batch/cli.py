@@ -110,7 +110,7 @@ def import_(
     import yaml
 
     from sengu.batch import crontab_text
-    from sengu.batch.crontab import CrontabSource, capped, import_crontabs
+    from sengu.batch.crontab import CrontabSource, capped, import_crontabs, with_origins
     from sengu.batch.resolve import load_manager
     from sengu.core.spec import parse_documents
 
@@ -139,7 +139,7 @@ def import_(
         print(f"warning: {warning}", file=sys.stderr)
     if result.errors:
         raise UserError(capped(result.errors))
-    text = yaml.safe_dump(result.document, sort_keys=False, allow_unicode=True, width=120)
+    text = with_origins(yaml.safe_dump(result.document, sort_keys=False, allow_unicode=True, width=120), result.origins)
     # What we write must load: a failure here is a bug in the importer, not the user's input.
     for doc in parse_documents(text, "<imported>"):
         try:

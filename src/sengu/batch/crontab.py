@@ -76,6 +76,39 @@ class ImportResult:
     document: dict[str, Any]
     warnings: list[Problem]
     errors: list[Problem]  # if non-empty, document must not be used
+    origins: list[JobOrigin] = field(default_factory=list)  # one per job, in the document's order
+
+
+@dataclass(frozen=True)
+class JobOrigin:
+    """Where a job came from: its crontab line, and the user it ran as (None: the crontab's owner)."""
+
+    name: str
+    location: Location
+    user: str | None
+
+    def comment(self) -> str:
+        return f"from {self.location}" + (f", ran as {self.user}" if self.user else "")
+
+
+def with_origins(yaml_text: str, origins: list[JobOrigin]) -> str:
+    """The YAML of an imported document with `# from FILE:LINE, ran as USER` after each job's name.
+
+    Comments, because the spec has no field for them: they are for the person who classifies the jobs.
+    Names are unique and in order, so each is found on the first `- name: NAME` line after the previous.
+    """
+    lines = yaml_text.split("\n")
+    at = 0
+    for origin in origins:
+        wanted = f"- name: {origin.name}"
+        while at < len(lines) and lines[at].strip() != wanted:
+            at += 1
+        if at == len(lines):
+            return yaml_text  # not the layout this was written for: leave the text as it is
+        if origin.comment().isprintable():  # a path with a newline or a control byte would break the YAML
+            lines[at] += f"  # {origin.comment()}"
+        at += 1
+    return "\n".join(lines)
 
 
 def import_crontabs(
@@ -473,6 +506,7 @@ class _Job:
     command: str | list[str]
     zone: str | None
     env: dict[str, str]
+    origin: JobOrigin
 
 
 @dataclass
@@ -639,12 +673,14 @@ class _Importer:
             # printf and { } are POSIX shell: feed from /bin/sh and hand the command to the other shell.
             script = f"{_printf(stdin)} | {shlex.quote(shell)} -c {shlex.quote(command)}"
             shell = DEFAULT_SHELL
+        name = self.name(comment, command)
         job = _Job(
-            name=self.name(comment, command),
+            name=name,
             schedule=schedule.expression,
             command=script if shell == DEFAULT_SHELL else [shell, "-c", script],
             zone=state.cron_tz or state.tz,
             env=dict(state.env),
+            origin=JobOrigin(name, location, user if system else None),
         )
         self.jobs.append(job)
         return job
@@ -678,7 +714,7 @@ class _Importer:
         warnings = [p for _, _, p in sorted(self.warnings, key=lambda w: (w[0], w[1]))]
         if self.errors:
             return ImportResult({}, warnings, self.errors)
-        return ImportResult(self.document(name, image, priority), warnings, [])
+        return ImportResult(self.document(name, image, priority), warnings, [], [j.origin for j in self.jobs])
 
     def document(self, name: str, image: str | None, priority: str | None) -> dict[str, Any]:
         zones = {job.zone for job in self.jobs}
