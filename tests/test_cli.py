@@ -40,7 +40,7 @@ def test_help_teaches() -> None:
     for command in ("validate", "import", "next", "list", "run", "history", "logs"):
         assert command in result.stdout
     up = sengu("up", "--help")
-    assert "SIGTERM" in up.stdout and "Example:" in up.stdout
+    assert "SIGTERM" in up.stdout and "Examples:\n  sengu up " in up.stdout
 
 
 def test_validate_ok_and_errors(tmp_path: Path) -> None:

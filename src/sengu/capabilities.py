@@ -110,8 +110,10 @@ def _load(paths: Sequence[str | Path], only: str | None) -> Loaded:
 
 def components(loaded: Loaded, **context: Any) -> list[Any]:
     """One embedded-engine component per kind present, built with the shared context (store, clock…)."""
-    out = []
-    for kind, objs in loaded.by_kind.items():
-        package, _, builder = KINDS[kind]
-        out.append(_attr(package, builder)(objs, **context))
-    return out
+    return [component(kind, objs, **context) for kind, objs in loaded.by_kind.items()]
+
+
+def component(kind: str, objs: Sequence[Any], **context: Any) -> Any:
+    """The embedded-engine component of one kind (`sengu up` builds them one by one, and again on a reload)."""
+    package, _, builder = KINDS[kind]
+    return _attr(package, builder)(objs, **context)

@@ -12,10 +12,11 @@ import typer
 from sengu import __version__
 from sengu.batch.cli import app as batch_app
 from sengu.core.errors import Failure, UserError
+from sengu.core.help import App
 from sengu.load.cli import app as load_app
 from sengu.runners.cli import app as runners_app
 
-app = typer.Typer(
+app = App(
     name="sengu",
     help=(
         "Move a long-lived web service from VMs onto Kubernetes and keep it running well.\n\n"
@@ -29,6 +30,16 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
     add_completion=False,
+    epilog=(
+        "Examples:\n"
+        "  # Turn crontabs into a CronjobManager and see when each job would run\n"
+        "  sengu batch import /etc/crontab /etc/cron.d/* -o jobs.yaml\n"
+        "  sengu batch next jobs.yaml\n"
+        "  # Run every document of some files on this machine\n"
+        "  sengu up jobs.yaml pool.yaml\n"
+        "  # Help on one command\n"
+        "  sengu batch import --help"
+    ),
 )
 app.add_typer(batch_app, name="batch")
 app.add_typer(runners_app, name="runners")
@@ -37,7 +48,11 @@ app.add_typer(load_app, name="load")
 
 @app.command()
 def version() -> None:
-    """Print sengu's version."""
+    """Print sengu's version.
+
+    Examples:
+      sengu version
+    """
     typer.echo(__version__)
 
 
@@ -48,8 +63,11 @@ def crd(
 ) -> None:
     """Print the CustomResourceDefinitions of sengu's kinds, generated from the same models as validation.
 
-    Apply them before the operator or any resource: sengu crd | kubectl apply -f -
-    JSON output (-o json) is a v1 List.
+    Apply them before the operator or any resource. JSON output (-o json) is a v1 List.
+
+    Examples:
+      sengu crd | kubectl apply -f -
+      sengu crd --kind CronjobManager -o json
     """
     import json
 
@@ -73,7 +91,8 @@ def operator(
         list[str] | None, typer.Option("--namespace", "-n", help="Watch only these namespaces (default: all).")
     ] = None,
     liveness: Annotated[
-        str | None, typer.Option(help="Serve health here, e.g. http://0.0.0.0:8080/healthz (standby included).")
+        str | None,
+        typer.Option(metavar="URL", help="Serve health here, e.g. http://0.0.0.0:8080/healthz (standby included)."),
     ] = None,
     metrics_port: Annotated[int | None, typer.Option(help="Serve Prometheus /metrics on this port.")] = None,
     lease_name: Annotated[
@@ -126,6 +145,19 @@ def _setup_logging() -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+def _route_job_output(enabled: bool) -> None:
+    """Job output lines (logger sengu.jobs) go to stdout alone, as they are, or nowhere."""
+    import logging
+
+    jobs = logging.getLogger("sengu.jobs")
+    jobs.propagate = False
+    jobs.setLevel(logging.INFO if enabled else logging.WARNING)
+    if enabled:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        jobs.addHandler(handler)
+
+
 @app.command()
 def up(
     files: Annotated[list[Path], typer.Argument(help="Spec files (any kinds sengu knows).", show_default=False)],
@@ -137,12 +169,23 @@ def up(
     home: Annotated[
         Path | None, typer.Option(envvar="SENGU_HOME", help="State directory (SQLite, logs).", show_default=False)
     ] = None,
+    job_output: Annotated[
+        bool | None,
+        typer.Option(
+            "--job-output/--no-job-output",
+            help="Repeat job output on stdout as '[job #run] line' (default: on when stdout is not a terminal).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Run the embedded engine: every job of every FILE on this machine, until SIGTERM or Ctrl-C.
 
     State (runs, attempts, schedule cursors) is in SQLite under --home; job output in per-run log files
     there. Killing the engine loses nothing: on restart, runs in flight are marked lost and retried,
     and times missed while it was down are run or recorded per startingDeadlineSeconds.
+
+    SIGHUP, or a change to a FILE, reloads the spec without stopping running work; a file with errors is
+    logged and the running spec kept.
 
     Example: sengu up examples/batch/cronjobs.yaml --port 8080
     """
@@ -152,10 +195,12 @@ def up(
 
     from sengu import capabilities
     from sengu.core.clock import SYSTEM_CLOCK
+    from sengu.core.reload import Components, Reloader
     from sengu.core.server import serve
     from sengu.core.store import EngineLock, Store
 
     _setup_logging()
+    _route_job_output(not sys.stdout.isatty() if job_output is None else job_output)
     loaded = capabilities.load(files)
     store = Store(home)
     lock = EngineLock(store.home)
@@ -163,19 +208,26 @@ def up(
 
     async def main() -> None:
         registry = CollectorRegistry()
-        comps = capabilities.components(loaded, store=store, clock=SYSTEM_CLOCK, registry=registry)
+        running = Components(
+            lambda kind, objs, reg: capabilities.component(kind, objs, store=store, clock=SYSTEM_CLOCK, registry=reg),
+            registry,
+        )
+        comps = running.build_all(loaded.by_kind)
+        reloader = Reloader(running, lambda: capabilities.load(files).by_kind, files)
 
         def ready(bound: int) -> None:
             what = ", ".join(f"{len(objs)} {kind}" for kind, objs in loaded.by_kind.items())
             print(
                 f"sengu up: {what} from {len(files)} file(s); state in {store.home}\n"
                 f"  health:  http://{host}:{bound}/healthz\n  metrics: http://{host}:{bound}/metrics\n"
-                "  Ctrl-C or SIGTERM drains running work and stops",
+                "  SIGHUP or a changed file reloads the spec; Ctrl-C or SIGTERM drains running work and stops",
                 file=sys.stderr,
                 flush=True,
             )
 
-        await serve(comps, registry, host=host, port=port, drain_timeout=drain_timeout, on_ready=ready)
+        await serve(
+            comps, registry, host=host, port=port, drain_timeout=drain_timeout, on_ready=ready, reloader=reloader
+        )
 
     try:
         asyncio.run(main())

@@ -35,10 +35,15 @@ def load(path: Path) -> list[Manager]:
 
 @asynccontextmanager
 async def running_engine(
-    path: Path, home: Path, clock: FakeClock, *, drain_timeout: float = 5.0
+    path: Path,
+    home: Path,
+    clock: FakeClock,
+    *,
+    drain_timeout: float = 5.0,
+    registry: CollectorRegistry | None = None,
 ) -> AsyncIterator[BatchEngine]:
     store = Store(home)
-    engine = build_engine(load(path), store=store, clock=clock, registry=CollectorRegistry())
+    engine = build_engine(load(path), store=store, clock=clock, registry=registry or CollectorRegistry())
     await engine.start()
     try:
         yield engine

@@ -23,6 +23,13 @@ back too early are counted in `early_requests` and refused again), `set_budget` 
 clock runs ahead of, or behind, `now`). Records: `requests`, `wait_until`.
 
 GitHub Enterprise Server: `FakeGitHub(prefix="/api/v3")` serves under that path, as GHES does.
+
+One App on several accounts: `add_installation("other-org")` (or `FakeGitHub(installations={"other-org":
+679})`) installs the same App (same key, same webhook secret) on another organization under its own
+installation id. A token of an added installation sees only
+its own account's repositories and runners (anything else is 404, as on GitHub); the first installation
+sees every repository no added installation owns, so one-account tests may queue jobs anywhere.
+Deliveries about a repository carry the installation of its owner. The rate limit is one budget for all.
 """
 
 from __future__ import annotations
@@ -246,6 +253,7 @@ class FakeGitHub(LoopbackServer):
         token_ttl: timedelta = timedelta(hours=1),
         webhook_secret: str | None = None,
         private_key_pem: str | None = None,
+        installations: Mapping[str, int] | None = None,
     ):
         super().__init__()
         self.app_id = app_id
@@ -269,7 +277,10 @@ class FakeGitHub(LoopbackServer):
         self.link_base: str | None = None  # pagination links point here instead (a misbehaving proxy)
         self._cond = threading.Condition(threading.RLock())
         self._ids = itertools.count(1000)
-        self._tokens: dict[str, datetime] = {}
+        self._tokens: dict[str, tuple[datetime, int]] = {}  # token → (expires, installation id)
+        self._installations: dict[int, str] = {installation_id: owner}  # installation id → account
+        for account, other in (installations or {}).items():
+            self._installations[other] = account
         self._repositories: dict[str, int] = {}
         self._jobs: dict[int, FakeJob] = {}
         self._runners: dict[int, FakeRunner] = {}
@@ -312,6 +323,19 @@ class FakeGitHub(LoopbackServer):
         return self._now() + self.clock_offset
 
     # --- driving state ------------------------------------------------------------------------------
+
+    def add_installation(self, owner: str, installation_id: int | None = None) -> int:
+        """The App installed on another account too; its installation id (a new one unless given)."""
+        with self._cond:
+            chosen = installation_id if installation_id is not None else next(self._ids)
+            self._installations[chosen] = owner
+            return chosen
+
+    def installation_of(self, owner: str) -> int:
+        """The installation id of the App on `owner` (the first installation's when not installed there)."""
+        with self._cond:
+            found = [i for i, account in self._installations.items() if account.lower() == owner.lower()]
+            return found[0] if found else self.installation_id
 
     def add_repository(self, full_name: str) -> None:
         with self._cond:
@@ -508,14 +532,25 @@ class FakeGitHub(LoopbackServer):
 
     # --- a pool that talks to this fake ----------------------------------------------------------------
 
-    def write_pool(self, directory: Path, runner: str | Path, *, name: str = "ci", more: str = "") -> Path:
+    def write_pool(
+        self,
+        directory: Path,
+        runner: str | Path,
+        *,
+        name: str = "ci",
+        more: str = "",
+        owner: str | None = None,
+        file: str = "pool.yaml",
+    ) -> Path:
         """A RunnerPool file for this fake in `directory`, with the app key and webhook secret beside it: one
         local backend running `runner --jitconfig {jitconfig}` in `directory/work`; `more` is appended to its
-        spec (other backends, limits), indented as spec keys."""
+        spec (other backends, limits), indented as spec keys. `owner` (default: the first installation's
+        account) is the account served, through the App's installation there."""
         key, secret = directory / "app.pem", directory / "webhook-secret"
         key.write_text(self.private_key_pem)
         secret.write_text(str(self.webhook_secret))
-        path = directory / "pool.yaml"
+        owner = owner or self.owner
+        path = directory / file
         path.write_text(
             f"""apiVersion: sengu.dev/v1alpha1
 kind: RunnerPool
@@ -524,10 +559,10 @@ spec:
   github:
     apiUrl: {self.api_url}
     appId: {self.app_id}
-    installationId: {self.installation_id}
+    installationId: {self.installation_of(owner)}
     privateKeyFile: {key}
     webhookSecretFile: {secret}
-    owner: {self.owner}
+    owner: {owner}
   defaultBackend: local
   backends:
     - {{name: local, local: {{command: ["{runner}", "--jitconfig", "{{jitconfig}}"], workDir: {directory / "work"}}}}}
@@ -555,6 +590,7 @@ spec:
         with self._cond:
             current = self._jobs[job if isinstance(job, int) else job.id]
             item = self._job_json(current)
+        account = current.repository.split("/")[0]
         item["status"] = action
         if action in ("queued", "waiting"):
             item.update(runner_id=None, runner_name=None, runner_group_id=None, runner_group_name=None)
@@ -566,9 +602,9 @@ spec:
             "action": action,
             "workflow_job": item,
             "repository": self._repo_json(current.repository),
-            "organization": {"login": self.owner, "id": 38302899},
+            "organization": {"login": account, "id": 38302899},
             "sender": {"login": "octocat", "id": 1, "type": "User"},
-            "installation": {"id": self.installation_id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u"},
+            "installation": {"id": self.installation_of(account), "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u"},
         }
         return self._delivery("workflow_job", payload, secret, delivery_id)
 
@@ -647,13 +683,13 @@ spec:
                 return _error(404, "Not Found")
             return self._access_token(int(app.group(1)), headers)
         token = self._bearer(headers)
-        expires = self._tokens.get(token or "")
+        expires, installation = self._tokens.get(token or "", (None, 0))
         if expires is None or expires <= self.server_now():
             return _error(401, "Bad credentials")
         exhausted = self._spend()
         if exhausted is not None:
             return exhausted
-        reply = self._route(method, path, query, body)
+        reply = self._route(method, path, query, body, installation)
         return replace(reply, headers={**self._rate_headers(), **reply.headers})
 
     def _secondary_limit(self) -> _Reply | None:
@@ -711,11 +747,11 @@ spec:
         problem = self._jwt_problem(self._bearer(headers))
         if problem is not None:
             return _error(401, problem)
-        if installation_id != self.installation_id:
+        if installation_id not in self._installations:
             return _error(404, "Not Found")
         token = "ghs_" + secrets.token_urlsafe(27)
         expires = (self.server_now() + self.token_ttl).replace(microsecond=0)
-        self._tokens[token] = expires
+        self._tokens[token] = (expires, installation_id)
         self.tokens_issued += 1
         return _Reply(
             201,
@@ -760,14 +796,26 @@ spec:
 
     # --- routes -------------------------------------------------------------------------------------
 
-    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> _Reply:
+    def _sees(self, installation: int, repository: str) -> bool:
+        """Whether a token of `installation` may see `repository` (see the module docstring)."""
+        owner = repository.split("/")[0].lower()
+        if self._installations[installation].lower() == owner:
+            return True
+        return installation == self.installation_id and all(
+            account.lower() != owner for account in self._installations.values()
+        )
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes, installation: int) -> _Reply:
+        """`installation`: whose token the request carries (it sees only its own account)."""
+        account = self._installations[installation]
         if path == "/installation/repositories" and method == "GET":
-            repos = [self._repo_json(name) for name in self._repositories]
+            mine = [name for name in self._repositories if self._sees(installation, name)]
+            repos = [self._repo_json(name) for name in mine]
             return self._page(path, query, "repositories", repos, {"repository_selection": "all"})
         repo_match = re.fullmatch(r"/repos/([^/]+)/([^/]+)(/.*)", path)
         if repo_match is not None:
             repo = self._known_repo(f"{repo_match.group(1)}/{repo_match.group(2)}")
-            if repo is None:
+            if repo is None or not self._sees(installation, repo):
                 return _error(404, "Not Found")
             rest = repo_match.group(3)
             if rest == "/actions/runs" and method == "GET":
@@ -788,9 +836,9 @@ spec:
             return _error(404, "Not Found")
         org_match = re.fullmatch(r"/orgs/([^/]+)/actions/runners(.*)", path)
         if org_match is not None:
-            if org_match.group(1).lower() != self.owner.lower():
+            if org_match.group(1).lower() != account.lower():
                 return _error(404, "Not Found")
-            return self._runners_route(method, path, self.owner, org_match.group(2), query, body)
+            return self._runners_route(method, path, account, org_match.group(2), query, body)
         return _error(404, "Not Found")
 
     def _runs(self, path: str, repo: str, query: dict[str, list[str]]) -> _Reply:

@@ -311,3 +311,76 @@ def test_a_missing_file_and_a_directory_are_user_errors(tmp_path: Path) -> None:
         detect_file(tmp_path / "nope.log")
     with pytest.raises(UserError, match="is a directory"):
         detect_file(tmp_path)
+
+
+# --------------------------------------------------------------------------------------------------
+# What nginx escaped, back to what the client sent
+
+
+def nginx_escape(raw: bytes) -> str:
+    """nginx's default escaping of a logged variable (ngx_http_log_escape): `"`, `\\`, control bytes and bytes
+    from 0x7f on become \\xHH."""
+    return "".join(f"\\x{b:02X}" if b in b'"\\' or b < 0x20 or b >= 0x7F else chr(b) for b in raw)
+
+
+def nginx_json_escape(text: str) -> str:
+    """nginx's escape=json (ngx_escape_json): `"` and `\\` get a backslash, control characters \\n-style or
+    \\u00HH; everything else, UTF-8 included, as it is."""
+    short = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\b": "\\b", "\f": "\\f", '"': '\\"', "\\": "\\\\"}
+    return "".join(short.get(c) or (f"\\u{ord(c):04x}" if ord(c) < 0x20 else c) for c in text)
+
+
+@pytest.mark.parametrize(
+    ("logged", "sent"),
+    [
+        ("/blog/caf\\xC3\\xA9", "/blog/café"),  # UTF-8 a client sent raw
+        ("/a\\x22b\\x5Cc", '/a"b\\c'),  # a quote and a backslash
+        ("/latin1/caf\\xE9", "/latin1/caf%E9"),  # not UTF-8: stays a byte, percent-encoded
+        ("/tab\\x09", "/tab%09"),  # a control byte cannot go into a request line as it is
+        ('/q?a=\\"b\\"&c=\\\\d', '/q?a="b"&c=\\d'),  # escape=json
+        ("/plain/%C3%A9", "/plain/%C3%A9"),  # what a browser sent stays as it was
+    ],
+)
+def test_nginx_escapes_turn_back_into_what_was_sent(logged: str, sent: str) -> None:
+    assert logs.unescape(logged) == sent
+
+
+@given(st.binary(max_size=40).filter(lambda b: b"%" not in b))
+def test_any_bytes_nginx_escaped_come_back(raw: bytes) -> None:
+    from urllib.parse import unquote_to_bytes
+
+    # What unescape percent-encodes (not UTF-8, control bytes) decodes back to the bytes sent.
+    assert unquote_to_bytes(logs.unescape(nginx_escape(raw))) == raw
+
+
+@given(st.text(max_size=40).filter(lambda t: "%" not in t))
+def test_any_text_nginx_json_escaped_comes_back(text: str) -> None:
+    from urllib.parse import unquote_to_bytes
+
+    assert unquote_to_bytes(logs.unescape(nginx_json_escape(text))) == text.encode("utf-8", "surrogatepass")
+
+
+JSON_FORMAT = (
+    'log_format j escape=json \'{"time":"$time_iso8601","request":"$request","status":$status,'
+    '"rt":"$request_time","ua":"$http_user_agent"}\';'
+)
+
+
+def test_a_json_log_format_reads_values_as_json_strings() -> None:
+    fmt = compile_nginx(JSON_FORMAT)
+    line = (
+        '{"time":"2023-10-10T13:55:36+09:00","request":"GET /blog/café?q=\\"x\\" HTTP/1.1","status":200,'
+        '"rt":"0.012","ua":"say \\"hi\\" \\\\ there"}\n'
+    )
+    assert fmt.parse(line) == Record("GET", '/blog/café?q="x"', "200", 12.0, T0, "")
+    # The same string without its escape= (only the JSON object) is read the same way.
+    bare = compile_nginx(JSON_FORMAT.split("escape=json ", 1)[1])
+    assert bare.parse(line) == fmt.parse(line)
+
+
+def test_escape_none_keeps_backslashes_and_alb_has_no_escapes() -> None:
+    fmt = compile_nginx("log_format raw escape=none '$remote_addr \"$request\" $status';")
+    assert fmt.parse('1.2.3.4 "GET /a\\x41 HTTP/1.1" 200') == Record("GET", "/a\\x41", "200", None, None, "")
+    assert not named("alb").escaped and named("combined").escaped
+    with pytest.raises(UserError, match="escape=html"):
+        compile_nginx("log_format x escape=html '$request';")

@@ -469,3 +469,16 @@ def test_samples_of_different_lengths_are_drawn_independently() -> None:
     (doc,) = parse_documents(text, "smoke.yaml")
     drawn = {p for _n, _m, p in requests(load_scenario(doc), seed=1, count=200)}
     assert drawn == {"/", "/n/1/x", "/n/2/x"}
+
+
+def test_nginx_escapes_are_decoded_before_templating_and_replayed_percent_encoded(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    line = '127.0.0.1 - - [08/Dec/2026:01:49:49 +0000] "GET {} HTTP/1.1" 200 3 "-" "-"\n'
+    log.write_text(
+        line.format("/blog/caf\\xC3\\xA9") + line.format("/blog/caf%C3%A9") + line.format("/n/1/\\x22q\\x22")
+    )
+    scenario, _ = build_scenario([log])
+    paths = {e.path for e in scenario.spec.endpoints}
+    assert paths == {"/blog/café", "/blog/caf%C3%A9", '/n/{id}/"q"'}
+    drawn = {p for _n, _m, p in requests(scenario, seed=1, count=50)}
+    assert drawn == {"/blog/café", "/blog/caf%C3%A9", '/n/1/"q"'}  # the engine percent-encodes é on the wire

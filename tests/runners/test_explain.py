@@ -45,7 +45,9 @@ def test_launch_is_printed_and_exits_0() -> None:
 
 
 def test_json_output() -> None:
-    result = sengu("runners", "explain", "-p", str(POOL), "-o", "json", "self-hosted", "sengu", "codebuild", "cpu-3")
+    result = sengu(
+        "runners", "explain", "--pool", str(POOL), "-o", "json", "self-hosted", "sengu", "codebuild", "cpu-3"
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["result"] == "launch" and doc["pool"] == "ci" and doc["repository"] is None

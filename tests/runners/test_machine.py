@@ -26,6 +26,7 @@ from sengu.runners.machine import (
     StopRunner,
     Tick,
     UnknownJob,
+    Waiting,
     runner_name,
     step,
     take,
@@ -34,6 +35,8 @@ from sengu.runners.machine import (
 T0 = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 LIMITS = Limits(boot_timeout=timedelta(minutes=10), max_job_duration=timedelta(hours=6), max_launches=3)
 QUEUED = Queued(7, 1, "my-org/app", ("self-hosted", "sengu", "cpu-2"))
+ANNOUNCED = replace(QUEUED, announced=True)  # a `queued` delivery, as opposed to the reconciler's listing
+WAITING = Waiting(7, 1, "my-org/app", ("self-hosted", "sengu", "cpu-2"))
 
 
 def run(events: list[Event], start: Job | None = None) -> tuple[Job, list[object]]:
@@ -142,6 +145,42 @@ def test_a_taken_runner_whose_job_is_over_only_frees_the_takers_own() -> None:
     assert take(replace(B, state="completed"), A, "ra", T0) == (Step(replace(B, state="completed")), None)
 
 
+def test_a_job_held_for_approval_gets_no_runner_until_queued() -> None:
+    job, actions = run([WAITING, WAITING, Tick()])
+    assert job.state == "waiting" and actions == [] and job.runner_name is None
+    approved = step(job, ANNOUNCED, T0 + timedelta(hours=1), LIMITS)
+    assert approved.job.state == "queued" and approved.actions == [Resolve()]
+    assert approved.job.queued_at == T0 + timedelta(hours=1)  # queued from the approval on, for the metrics
+    job, actions = run([Decided("ci-7-1-1")], approved.job)
+    assert job.state == "launching" and actions == [StartRunner("ci-7-1-1")]
+    late, actions = run([WAITING], job)  # deliveries arrive out of order: waiting never undoes queued
+    assert late == job and actions == []
+
+
+def test_the_reconciler_seeing_a_waiting_job_queued_queues_it() -> None:
+    job, actions = run([WAITING, QUEUED])
+    assert job.state == "queued" and actions == [Resolve()]
+
+
+def test_a_job_cancelled_while_it_waited_ends_without_a_runner() -> None:
+    job, actions = run([WAITING, Completed("failure", None)])
+    assert job.state == "cancelled" and actions == []
+
+
+def test_a_queued_delivery_brings_an_expired_job_back_with_launches_of_its_own() -> None:
+    expired = Job(7, 1, "my-org/app", ("self-hosted", "sengu"), "expired", attempts=3, reason="boot timeout")
+    assert step(expired, QUEUED, T0, LIMITS).job == expired  # the reconciler's listing alone: no
+    back = step(expired, ANNOUNCED, T0, LIMITS)
+    assert back.job.state == "queued" and back.actions == [Resolve()] and back.job.reason is None
+    assert runner_name(back.job, "ci") == "ci-7-1-4"  # never the name of an earlier runner
+    job, _ = run([Decided("ci-7-1-4"), LaunchFailed("x"), Decided("ci-7-1-5"), LaunchFailed("x")], back.job)
+    assert job.state == "queued" and job.attempts == 5  # two of its three launches spent
+    job, _ = run([Decided("ci-7-1-6"), LaunchFailed("x")], job)
+    assert job.state == "failed"
+    completed = replace(expired, state="completed")
+    assert step(completed, ANNOUNCED, T0, LIMITS).job == completed  # only an expired job comes back
+
+
 def test_events_for_unknown_jobs() -> None:
     with pytest.raises(UnknownJob):
         step(None, InProgress("r1"), T0, LIMITS)
@@ -149,6 +188,7 @@ def test_events_for_unknown_jobs() -> None:
 
 EVENTS = st.one_of(
     st.just(QUEUED),
+    st.just(WAITING),
     st.builds(Decided, st.sampled_from(["r1", "r2"]), st.sampled_from([None, None, None, "too big"])),
     st.builds(LaunchFailed, st.just("boom"), st.booleans()),
     st.builds(InProgress, st.sampled_from(["r1", "r2", "other", None])),

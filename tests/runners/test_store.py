@@ -1,11 +1,12 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sengu.core.store import Store
 from sengu.runners.machine import Job
-from sengu.runners.store import RunnerStore
+from sengu.runners.store import MIGRATIONS, OWNER, RunnerStore
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -35,7 +36,7 @@ def test_jobs_round_trip_and_open_jobs(tmp_path: Path) -> None:
         attempts=1,
     )
     runners.save_job("ci", job)
-    assert runners.job(7, 1) == job
+    assert runners.job("ci", 7, 1) == job
     runners.save_job("ci", Job(8, 1, "my-org/app", ("x",), state="completed", queued_at=NOW))
     assert [j.job_id for j in runners.open_jobs()] == [7]
     runners.save_job("other", Job(9, 1, "my-org/app", ("x",), state="queued", queued_at=NOW))
@@ -56,3 +57,47 @@ def test_a_runner_is_stopped_exactly_once(tmp_path: Path) -> None:
     assert (
         stored is not None and stored["stop_reason"] == "job completed" and stored["handle_id"] == "arn:aws:ecs:task/1"
     )
+
+
+def test_a_v2_database_is_migrated_with_its_jobs_and_pending_deliveries(tmp_path: Path) -> None:
+    old = Store(tmp_path)
+    old.migrate(OWNER, MIGRATIONS[:2])  # as the engine before v3 left it
+    old.execute(
+        "INSERT INTO runners_jobs (pool, job_id, run_attempt, repository, labels, state, runner_name, attempts,"
+        " queued_at) VALUES ('ci', 7, 1, 'my-org/app', '[\"self-hosted\", \"sengu\"]', 'launching', 'ci-7-1-1', 1, ?)",
+        (NOW.isoformat(),),
+    )
+    old.execute(
+        "INSERT INTO runners_deliveries (delivery_id, received_at, event, body)"
+        " VALUES ('d-1', ?, 'ci/workflow_job', x'7b7d')",
+        (NOW.isoformat(),),
+    )
+    old.close()
+    runners = RunnerStore(Store(tmp_path))
+    job = runners.job("ci", 7, 1)
+    assert job is not None and (job.state, job.runner_name, job.attempts, job.queued_at) == (
+        "launching",
+        "ci-7-1-1",
+        1,
+        NOW,
+    )
+    (pending,) = runners.pending_deliveries()
+    assert (pending.event, pending.pools, pending.body) == ("workflow_job", ("ci",), b"{}")
+    # Keyed by pool now: another pool may hold the same job (one rejected it, the other launches it).
+    runners.save_job("big", replace(job, state="queued", runner_name=None, attempts=0))
+    assert runners.job("ci", 7, 1) == job and runners.job("big", 7, 1) is not None
+    assert runners.job("other", 7, 1) is None
+
+
+def test_pruning_keeps_pending_deliveries_and_those_of_open_jobs(tmp_path: Path) -> None:
+    runners = RunnerStore(Store(tmp_path))
+    for i, state in enumerate(["completed", "waiting", "running", "rejected"], start=1):
+        runners.save_job("ci", Job(i, 1, "my-org/app", ("x",), state=state))  # type: ignore[arg-type]
+        runners.add_delivery(f"d-{i}", "workflow_job", b"{}", NOW, pools=["ci"], job=(i, 1))
+        runners.mark_processed(f"d-{i}", NOW)
+    runners.add_delivery("d-pending", "workflow_job", b"{}", NOW, pools=["ci"], job=(1, 1))
+    runners.add_delivery("d-new", "workflow_job", b"{}", NOW + timedelta(days=2), pools=["ci"], job=(1, 1))
+    runners.mark_processed("d-new", NOW + timedelta(days=2))
+    assert runners.prune_deliveries(NOW) == 0  # nothing received before then
+    assert runners.prune_deliveries(NOW + timedelta(days=1)) == 2  # d-1 and d-4: their jobs are over
+    assert runners.delivery_ids() == ["d-2", "d-3", "d-pending", "d-new"]

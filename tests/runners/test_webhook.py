@@ -7,6 +7,7 @@ import hmac
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -341,3 +342,16 @@ def test_a_fake_ping_is_not_a_workflow_job(gh: FakeGitHub) -> None:
     assert verify_signature(b"s3cret", body, headers["X-Hub-Signature-256"])
     assert parse_workflow_job(body, headers["X-GitHub-Event"]) is None
     assert parse_workflow_job(body) is None
+
+
+def test_a_job_held_for_an_environment_is_held_in_githubs_own_examples() -> None:
+    # npm @octokit/webhooks-examples 7.6.1 (see the file's "origin"): `queued` with status "waiting" first.
+    doc = json.loads((Path(__file__).parent / "data" / "workflow_job_environment.json").read_text())
+    events = [parse_workflow_job(json.dumps(example).encode(), "workflow_job") for example in doc["examples"]]
+    assert [(e.action, e.status, e.held) for e in events if e is not None] == [
+        ("queued", "waiting", True),
+        ("waiting", "waiting", True),
+    ]
+    assert events[0] is not None and events[0].labels == ("self-hosted", "k8s")
+    queued = parse_workflow_job(body_of(example("queued")), "workflow_job")
+    assert queued is not None and not queued.held

@@ -74,6 +74,12 @@ class EngineHooks:
         self._check_ins: dict[int, tuple[str, float, asyncio.Task[None]]] = {}
         self._last_status: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self.reload(plans, environ=environ)
+
+    def reload(self, plans: Iterable[JobPlan], *, environ: Mapping[str, str] | None = None) -> None:
+        """Read the secrets of these plans' notifications; on a problem raise UserError and keep the old ones."""
+        slack, sentry = self._slack, self._sentry
+        self._slack, self._sentry = {}, {}
         problems: list[Problem] = []
         for plan in plans:
             try:
@@ -81,6 +87,7 @@ class EngineHooks:
             except UserError as exc:
                 problems.extend(Problem(f"{plan.key}: notifications: {p.message}", p.location) for p in exc.problems)
         if problems:
+            self._slack, self._sentry = slack, sentry
             raise UserError(problems)
 
     def _prepare(self, cfg: Notifications | None, environ: Mapping[str, str] | None) -> None:
@@ -174,7 +181,7 @@ class EngineHooks:
             outcome.attempts,
             detail,
         )
-        if outcome.status == "succeeded":
+        if outcome.status == "succeeded" and run.trigger == "schedule":  # a recovery's success is not the job's
             self.metrics.last_success.labels(plan.manager, plan.name).set(self.clock.now().timestamp())
         previous = self._last_status.get(plan.key)
         self._last_status[plan.key] = outcome.status

@@ -13,15 +13,21 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sengu.core.errors import Failure, Location, Problem, UserError
+from sengu.core.help import App
 
 if TYPE_CHECKING:
     from sengu.batch.resolve import Manager
 
-app = typer.Typer(
+app = App(
     help=(
         "Scheduled jobs: one CronjobManager YAML declares hundreds of jobs.\n\n"
         "Migration path: `import` your crontabs, `validate`, test each job with `run`, then `sengu up`\n"
-        "with migration.stage raised low → middle → high as each group proves itself."
+        "with migration.stage raised low → middle → high as each group proves itself.\n\n"
+        "Examples:\n"
+        "  sengu batch import /etc/crontab /etc/cron.d/* --name legacy -o jobs.yaml\n"
+        "  sengu batch validate jobs.yaml\n"
+        "  sengu batch next jobs.yaml --count 3\n"
+        "  sengu batch run jobs.yaml nightly-backup"
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -62,6 +68,10 @@ def validate(files: Files) -> None:
 
     Checks field names and types, cron expressions (and H), time zones, job names (valid Kubernetes
     names, at most 52 characters, unique), commands and secrets sources.
+
+    Examples:
+      sengu batch validate jobs.yaml
+      sengu batch validate examples/batch/cronjobs.yaml more-jobs.yaml
     """
     for m in _managers(files):
         active = sum(1 for j in m.jobs if not j.suspended)
@@ -77,7 +87,7 @@ def import_(
         list[Path],
         typer.Argument(help="Crontab files (user crontabs, /etc/crontab, /etc/cron.d/*).", show_default=False),
     ],
-    name: Annotated[str, typer.Option("--name", "-n", help="metadata.name of the CronjobManager.")] = "imported",
+    name: Annotated[str, typer.Option("--name", help="metadata.name of the CronjobManager.")] = "imported",
     image: Annotated[str | None, typer.Option(help="Container image for the jobs on Kubernetes.")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write here instead of stdout.")] = None,
     system: Annotated[
@@ -105,7 +115,11 @@ def import_(
     differently. Any unparseable line: the errors are printed (20 per file at most), exit 2, and nothing
     is written.
 
-    Example: sengu batch import /etc/crontab /etc/cron.d/* --name legacy -o jobs.yaml
+    Examples:
+      # The system crontab and every file of /etc/cron.d, into one file
+      sengu batch import /etc/crontab /etc/cron.d/* --name legacy -o jobs.yaml
+      # A user's crontab, as `crontab -l` prints it
+      crontab -l > mine.crontab && sengu batch import mine.crontab --user -o mine.yaml
     """
     import yaml
 
@@ -185,7 +199,10 @@ def _next_steps(jobs: int, target: str, has_image: bool) -> str:
 def render(
     files: Files,
     k8s_version: Annotated[
-        str, typer.Option("--k8s-version", help="Kubernetes version whose official schemas the output must pass.")
+        str,
+        typer.Option(
+            "--k8s-version", metavar="VERSION", help="Kubernetes version whose official schemas the output must pass."
+        ),
     ] = "1.32",  # kschema.DEFAULT_VERSION, written out so `--help` needs no import
     namespace: Annotated[
         str | None,
@@ -203,7 +220,9 @@ def render(
     and nothing is printed on stdout (exit 2). JSON output is a v1 List. The manager itself is not printed:
     `sengu crd` prints its CustomResourceDefinition.
 
-    Example: sengu batch render jobs.yaml | kubectl apply --dry-run=server -f -
+    Examples:
+      sengu batch render jobs.yaml | kubectl apply --dry-run=server -f -
+      sengu batch render jobs.yaml -n shop -o json
     """
     import gc
 
@@ -255,15 +274,20 @@ def render(
 @app.command("next")
 def next_(
     files: Files,
-    count: Annotated[int, typer.Option("--count", "-c", min=1, max=10000, help="Times per job.")] = 5,
-    from_: Annotated[str | None, typer.Option("--from", help="Start instant, ISO 8601 (default now).")] = None,
+    count: Annotated[int, typer.Option("--count", min=1, max=10000, help="Times per job.")] = 5,
+    from_: Annotated[
+        str | None, typer.Option("--from", metavar="TIME", help="Start instant, ISO 8601 (default now).")
+    ] = None,
     job: Annotated[list[str] | None, typer.Option("--job", "-j", help="Only these jobs.")] = None,
     output: Output = "table",
 ) -> None:
     """Print upcoming fire times per job, in each job's time zone, as the engine and Kubernetes fire them.
 
     JSON (-o json) is a list of {"job": NAME, "times": [ISO 8601 with offset, ...]}.
-    Example: sengu batch next jobs.yaml --count 3 --from 2026-03-08T00:00:00-05:00
+
+    Examples:
+      sengu batch next jobs.yaml --count 3 --from 2026-03-08T00:00:00-05:00
+      sengu batch next jobs.yaml --job nightly-backup -o json
     """
     _check_output(output)
     start = _parse_instant(from_) if from_ else datetime.now(UTC)
@@ -295,7 +319,12 @@ def _parse_instant(text: str) -> datetime:
 
 @app.command("list")
 def list_(files: Files, home: Home = None, output: Output = "table") -> None:
-    """List jobs: schedule, time zone, priority, state, next run and last run status."""
+    """List jobs: schedule, time zone, priority, state, next run and last run status.
+
+    Examples:
+      sengu batch list jobs.yaml
+      sengu batch list jobs.yaml --home /var/lib/sengu -o json
+    """
     from rich.console import Console
     from rich.table import Table
 
@@ -395,11 +424,14 @@ def apply(
     kubeconfig: Kubeconfig = None,
     context: Context = None,
 ) -> None:
-    """Put CronjobManagers on the cluster: applies the CRD if it is missing or older, then each manager
-    (server-side apply). The operator (`sengu operator`) turns them into CronJobs.
+    """Put CronjobManagers on the cluster, where the operator (`sengu operator`) turns them into CronJobs.
 
-    Everything is checked here first, as `render` checks it. On this machine, use `sengu up` instead.
-    Example: sengu batch apply jobs.yaml --cluster -n shop
+    Applies the CRD if it is missing or older, then each manager (server-side apply). Everything is
+    checked here first, as `render` checks it. On this machine, use `sengu up` instead.
+
+    Examples:
+      sengu batch apply jobs.yaml --cluster -n shop
+      sengu batch apply jobs.yaml --cluster --context staging
     """
     if not cluster:
         raise UserError("apply needs --cluster (on this machine, run the jobs with `sengu up FILE`)")
@@ -428,8 +460,15 @@ def status(
     context: Context = None,
     output: Output = "table",
 ) -> None:
-    """Show what the operator observed on the cluster: per job its CronJobs, suspension, runs in flight,
-    last schedule, last success and last failure (with its classified reason), and whether it is Ready."""
+    """Show what the operator observed on the cluster, per job and per CronjobManager.
+
+    Per job: its CronJobs, suspension, runs in flight, last schedule, last success and last failure (with
+    its classified reason); per manager, whether it is Ready.
+
+    Examples:
+      sengu batch status jobs.yaml --cluster -n shop
+      sengu batch status jobs.yaml --cluster -n shop -o json
+    """
     if not cluster:
         raise UserError("status needs --cluster (on this machine: `sengu batch list FILE` and `sengu batch history`)")
     from dataclasses import asdict
@@ -494,6 +533,10 @@ def run(
     Suspended jobs run too: this is the test run of the migration, before raising the stage.
     With --cluster: a Job is created from the job's CronJob, its pods' logs are followed to the end,
     and the exit code is the container's.
+
+    Examples:
+      sengu batch run jobs.yaml nightly-backup
+      sengu batch run jobs.yaml nightly-backup --cluster -n shop
     """
     import asyncio
 
@@ -569,13 +612,17 @@ def _cancel(task: asyncio.Task[Any], control: Any, why: str, sig: int) -> None:
 def history(
     job: Annotated[str | None, typer.Argument(help="Only this job.", show_default=False)] = None,
     manager: Annotated[str | None, typer.Option("--manager", "-m", help="Only this CronjobManager.")] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Rows to show.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Rows to show.")] = 50,
     home: Home = None,
     output: Output = "table",
 ) -> None:
     """Show runs and attempts, newest first: one row per attempt; missed and skipped times too.
 
     JSON rows have job, run_id, scheduled_at, started_at, finished_at, attempt, status, exit_code.
+
+    Examples:
+      sengu batch history
+      sengu batch history nightly-backup --limit 10 -o json
     """
     from rich.console import Console
     from rich.table import Table
@@ -614,11 +661,16 @@ def history(
 @app.command()
 def logs(
     job: Annotated[str, typer.Argument(help="Job name.", show_default=False)],
-    run_id: Annotated[int | None, typer.Option("--run", "-r", help="Run id (default: the latest).")] = None,
+    run_id: Annotated[int | None, typer.Option("--run", metavar="ID", help="Run id (default: the latest).")] = None,
     manager: Annotated[str | None, typer.Option("--manager", "-m", help="CronjobManager name.")] = None,
     home: Home = None,
 ) -> None:
-    """Print the output of a job's run, every attempt in order (default: its latest run)."""
+    """Print the output of a job's run, every attempt in order (default: its latest run).
+
+    Examples:
+      sengu batch logs nightly-backup
+      sengu batch logs nightly-backup --run 42 --manager shop
+    """
     from sengu.batch.runs import RunStore
     from sengu.core.store import Store
 

@@ -20,11 +20,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from sengu.batch import echo
 from sengu.batch.alerts import EngineHooks
 from sengu.batch.execute import DEFAULT_LOG_CAP, NoHooks, Outcome, RunControl, RunHooks, execute
 from sengu.batch.metrics import BatchMetrics
-from sengu.batch.policy import MAX_LOST_ATTEMPTS, catch_up
+from sengu.batch.policy import MAX_LOST_ATTEMPTS, catch_up, missed_reasons
 from sengu.batch.resolve import JobPlan, Manager
+from sengu.batch.retention import PRUNE_INTERVAL_S, Retention
 from sengu.batch.runs import RunStore
 from sengu.core import procs
 from sengu.core.clock import Clock
@@ -39,8 +41,8 @@ MAX_SLEEP_S = 30.0
 @dataclass(order=True)
 class _Due:
     at: float  # POSIX seconds, the heap key
-    seq: int
-    plan_index: int
+    seq: int  # unique: nothing after it is compared
+    key: str  # the job's plan key: a reload may replace the plan, not the entry
     schedule_index: int
     when: datetime  # the same instant, aware
 
@@ -56,12 +58,16 @@ class BatchEngine:
         clock: Clock,
         hooks: RunHooks | None = None,
         log_cap: int = DEFAULT_LOG_CAP,
+        metrics: BatchMetrics | None = None,
     ):
         self.managers = list(managers)
         self.plans: list[JobPlan] = [p for m in self.managers for p in m.jobs]
         self.by_key = {p.key: p for p in self.plans}
+        self.metrics = metrics
+        self._counted = set(self.by_key)  # jobs whose counters were restored from the store
         self.store = store
         self.runs = RunStore(store)
+        self.retention = Retention(store)
         self.clock = clock
         self.hooks: RunHooks = hooks or NoHooks()
         self.log_cap = log_cap
@@ -70,18 +76,30 @@ class BatchEngine:
         self._heap: list[_Due] = []
         self._seq = 0
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()  # the heap changed under the scheduler's sleep
         self._loop_task: asyncio.Task[None] | None = None
+        self._prune_task: asyncio.Task[None] | None = None
+        self._echo: echo.OutputEcho | None = None
+        self._echo_task: asyncio.Task[None] | None = None
+        self._run_hooks: RunHooks = self.hooks
         self._tasks: set[asyncio.Task[Outcome]] = set()
 
     # --- lifecycle --------------------------------------------------------------------------------
     async def start(self) -> None:
+        if echo.enabled():
+            self._echo = echo.OutputEcho(self.logs_dir)
+            self._run_hooks = echo.EchoingHooks(self.hooks, self._echo)
+            self._echo_task = asyncio.create_task(self._echo.run(), name="batch-job-output")
         now = self.clock.now()
         self._recover_lost_attempts()
         self._resume_in_flight()
         self._catch_up(now)
         self._seed_heap(now)
+        self.prune()
         self._loop_task = asyncio.create_task(self._loop(), name="batch-scheduler")
         self._loop_task.add_done_callback(_report_crash)
+        self._prune_task = asyncio.create_task(self._prune_forever(), name="batch-retention")
+        self._prune_task.add_done_callback(_report_crash)
 
     async def stop(self, drain_timeout: float = 30.0) -> None:
         """Stop scheduling; let running processes finish for up to drain_timeout, then kill them.
@@ -89,6 +107,8 @@ class BatchEngine:
         self._stopping.set()
         if self._loop_task:
             await self._loop_task
+        if self._prune_task:
+            await self._prune_task
         waiting = [c for runs in self.active.values() for c in runs.values() if c.proc is None]
         for ctl in waiting:  # sleeping in back-off: their next attempt time is stored, resume later
             ctl.stop_reason = "engine stopped"
@@ -106,6 +126,9 @@ class BatchEngine:
                     ctl.task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._echo_task is not None:
+            self._echo_task.cancel()
+            await asyncio.gather(self._echo_task, return_exceptions=True)
         flush = getattr(self.hooks, "flush", None)
         if flush is not None:
             await flush()
@@ -113,6 +136,7 @@ class BatchEngine:
     def routes(self) -> list[BaseRoute]:
         async def jobs(request: Request) -> Response:
             last = {m.name: self.runs.last_runs(m.name) for m in self.managers}
+            nxt = self.next_due()
             body = [
                 {
                     "manager": p.manager,
@@ -120,6 +144,7 @@ class BatchEngine:
                     "schedules": p.expressions,
                     "timeZone": p.zone.key,
                     "suspended": p.suspend_reason,
+                    "next": nxt[p.key].isoformat() if p.key in nxt else None,
                     "running": sorted(self.active.get(p.key, {})),
                     "last": last[p.manager].get(p.name),
                 }
@@ -139,6 +164,75 @@ class BatchEngine:
             "next_due": self._heap[0].when.isoformat() if self._heap else None,
             "scheduler_alive": alive,
         }
+
+    # --- reload -----------------------------------------------------------------------------------
+    async def reload(self, managers: Sequence[Manager]) -> None:
+        """Take a new spec in place, from now on: nothing running is touched.
+
+        Added (or unsuspended) jobs are scheduled from now; removed (or suspended) jobs are no longer
+        scheduled, their running runs finish; a job whose schedules or zone changed is scheduled anew from
+        now; any other job keeps its due times and runs its new settings at the next one. A problem (a
+        missing notification secret) raises UserError and changes nothing.
+        """
+        plans = [p for m in managers for p in m.jobs]
+        reload_hooks = getattr(self.hooks, "reload", None)
+        if reload_hooks is not None:
+            reload_hooks(plans)
+        now = self.clock.now()
+        old, new = self.by_key, {p.key: p for p in plans}
+        kept = {k for k, p in new.items() if k in old and _same_times(old[k], p)}
+        fresh = [p for p in plans if p.key not in kept and not p.suspended]
+        with self.store.transaction():
+            for plan in fresh:  # missed times of the new schedule before now are not the job's to catch up
+                self.runs.set_cursor(plan.manager, plan.name, now)
+        self._heap = [d for d in self._heap if d.key in kept]
+        heapq.heapify(self._heap)
+        for plan in fresh:
+            self._schedule_from(plan, now)
+        self.managers, self.plans, self.by_key = list(managers), plans, new
+        if self.metrics is not None:
+            self.metrics.set_jobs(plans)
+            unseen = [p for p in plans if p.key not in self._counted]
+            self.metrics.restore(self.retention.totals(), unseen)
+            self._counted.update(p.key for p in unseen)
+        added = sum(1 for k in new if k not in old)
+        removed = sum(1 for k in old if k not in new)
+        rescheduled = sum(1 for p in fresh if p.key in old)
+        changed = sum(1 for k in kept if old[k] != new[k])
+        log.info(
+            "reloaded: %d job(s); %d added, %d removed, %d rescheduled from now, %d changed keeping their times",
+            len(plans),
+            added,
+            removed,
+            rescheduled,
+            changed,
+        )
+        self._wake.set()
+
+    def next_due(self) -> dict[str, datetime]:
+        """Each scheduled job's next fire time."""
+        out: dict[str, datetime] = {}
+        for d in self._heap:
+            if d.key not in out or d.when < out[d.key]:
+                out[d.key] = d.when
+        return out
+
+    # --- retention --------------------------------------------------------------------------------
+    def prune(self) -> None:
+        """Apply the history limits and ttlSecondsAfterFinished to finished runs and their logs."""
+        try:
+            pruned = self.retention.prune(self.plans, self.clock.now())
+        except Exception:  # housekeeping: a failed round (a locked database) is tried again next time
+            log.exception("retention: pruning the run history failed")
+            return
+        if pruned.runs:
+            log.info("retention: deleted %d finished run(s) and %d log file(s)", pruned.runs, pruned.log_files)
+
+    async def _prune_forever(self) -> None:
+        while not self._stopping.is_set():
+            await self._sleep(PRUNE_INTERVAL_S)
+            if not self._stopping.is_set():
+                self.prune()
 
     # --- start-up recovery ------------------------------------------------------------------------
     def _recover_lost_attempts(self) -> None:
@@ -190,10 +284,8 @@ class BatchEngine:
                     if not due:
                         continue
                     decision = catch_up(due, now, plan.starting_deadline_seconds)
-                    for t in decision.missed:
-                        self._not_started(
-                            plan, t, now, "missed", "the engine was not running (past startingDeadlineSeconds)"
-                        )
+                    for t, reason in missed_reasons(decision, now, plan.starting_deadline_seconds, plan.zone):
+                        self._not_started(plan, t, now, "missed", reason)
                     if decision.missed_total:
                         log.warning(
                             "%s: %d scheduled time(s) missed while the engine was down", plan.key, decision.missed_total
@@ -203,18 +295,20 @@ class BatchEngine:
                         self._start_scheduled(plan, decision.run, now)
 
     def _seed_heap(self, now: datetime) -> None:
-        for i, plan in enumerate(self.plans):
-            if plan.suspended:
-                continue
-            for j, schedule in enumerate(plan.schedules):
-                nxt = schedule.next_after(now)
-                if nxt is not None:
-                    self._push(i, j, nxt)
+        for plan in self.plans:
+            if not plan.suspended:
+                self._schedule_from(plan, now)
+
+    def _schedule_from(self, plan: JobPlan, now: datetime) -> None:
+        for j, schedule in enumerate(plan.schedules):
+            nxt = schedule.next_after(now)
+            if nxt is not None:
+                self._push(plan.key, j, nxt)
 
     # --- scheduling -------------------------------------------------------------------------------
-    def _push(self, plan_index: int, schedule_index: int, when: datetime) -> None:
+    def _push(self, key: str, schedule_index: int, when: datetime) -> None:
         self._seq += 1
-        heapq.heappush(self._heap, _Due(when.timestamp(), self._seq, plan_index, schedule_index, when))
+        heapq.heappush(self._heap, _Due(when.timestamp(), self._seq, key, schedule_index, when))
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -224,15 +318,17 @@ class BatchEngine:
             now = self.clock.now()
             delay = self._heap[0].at - now.timestamp()
             if delay > 0:
-                await self._sleep(min(delay, MAX_SLEEP_S))
+                await self._sleep(min(delay, MAX_SLEEP_S), wake=self._wake)
                 continue
             self._fire_due(now)
 
-    async def _sleep(self, seconds: float) -> None:
-        sleeper = asyncio.ensure_future(self.clock.sleep(seconds))
-        stopper = asyncio.ensure_future(self._stopping.wait())
-        await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
-        for fut in (sleeper, stopper):
+    async def _sleep(self, seconds: float, *, wake: asyncio.Event | None = None) -> None:
+        waits = {asyncio.ensure_future(self.clock.sleep(seconds)), asyncio.ensure_future(self._stopping.wait())}
+        if wake is not None:
+            wake.clear()
+            waits.add(asyncio.ensure_future(wake.wait()))
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for fut in waits:
             fut.cancel()
 
     def _fire_due(self, now: datetime) -> None:
@@ -240,11 +336,11 @@ class BatchEngine:
         due: list[tuple[JobPlan, datetime]] = []
         while self._heap and self._heap[0].at <= now_ts:
             item = heapq.heappop(self._heap)
-            plan = self.plans[item.plan_index]
+            plan = self.by_key[item.key]
             due.append((plan, item.when))
             nxt = plan.schedules[item.schedule_index].next_after(item.when)
             if nxt is not None:
-                self._push(item.plan_index, item.schedule_index, nxt)
+                self._push(item.key, item.schedule_index, nxt)
         with self.store.transaction():
             for plan, when in due:
                 self.runs.set_cursor(plan.manager, plan.name, when)
@@ -302,11 +398,13 @@ class BatchEngine:
                 runs=self.runs,
                 clock=self.clock,
                 logs_dir=self.logs_dir,
-                hooks=self.hooks,
+                hooks=self._run_hooks,
                 control=ctl,
                 log_cap=self.log_cap,
             )
         finally:
+            if self._echo is not None:
+                self._echo.finish(ctl.run_id)
             runs = self.active.get(plan.key, {})
             runs.pop(ctl.run_id, None)
             if not runs:
@@ -322,6 +420,16 @@ class BatchEngine:
             if recovery_id is not None:
                 self._launch(_recovery_plan(plan), recovery_id)
         return outcome
+
+
+def _same_times(old: JobPlan, new: JobPlan) -> bool:
+    """The job fires at the same instants as before (its due times can be kept)."""
+    return (
+        not old.suspended
+        and not new.suspended
+        and old.expressions == new.expressions
+        and str(old.zone) == str(new.zone)
+    )
 
 
 def _report_crash(task: asyncio.Task[None]) -> None:
@@ -352,7 +460,8 @@ def build_engine(
     """The batch component of `sengu up`: engine, metrics and notifications wired together."""
     plans = [p for m in managers for p in m.jobs]
     metrics = BatchMetrics(registry)
-    metrics.jobs.labels("active").set(sum(1 for p in plans if not p.suspended))
-    metrics.jobs.labels("suspended").set(sum(1 for p in plans if p.suspended))
+    metrics.set_jobs(plans)
     hooks = EngineHooks(plans, metrics, clock)
-    return BatchEngine(managers, store=store, clock=clock, hooks=hooks)
+    engine = BatchEngine(managers, store=store, clock=clock, hooks=hooks, metrics=metrics)
+    metrics.restore(engine.retention.totals(), plans)
+    return engine

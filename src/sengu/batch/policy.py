@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 # The Kubernetes Job controller's pod-failure back-off: 10 s, doubled per failure, capped at 6 minutes.
 BACKOFF_BASE_S = 10.0
@@ -40,3 +40,39 @@ def catch_up(due: Iterable[datetime], now: datetime, starting_deadline_s: int) -
     runnable = (now - latest).total_seconds() <= starting_deadline_s
     missed = times[:-1] if runnable else times
     return CatchUp(latest if runnable else None, missed[-MAX_MISSED_RECORDED:], len(missed))
+
+
+def missed_reasons(
+    decision: CatchUp, now: datetime, starting_deadline_s: int, zone: tzinfo
+) -> list[tuple[datetime, str]]:
+    """Why each missed time of a catch-up did not run, in the words a user checks against the clock.
+
+    Only the latest time due after a stop may run (as Kubernetes does), so an earlier time was superseded by
+    it, whether it ran or not; only the latest one can have missed its startingDeadlineSeconds.
+    """
+    latest = decision.run
+    if latest is None and decision.missed:
+        latest = decision.missed[-1]
+    out = []
+    for t in decision.missed:
+        if t == latest:
+            late = (now - t).total_seconds()
+            reason = (
+                f"the engine was not running: {late:.0f}s late, past startingDeadlineSeconds ({starting_deadline_s}s)"
+            )
+        else:
+            assert latest is not None
+            reason = f"superseded by {_when(latest, t, zone)}"
+            if decision.run is None:
+                reason += ", which was missed too (the engine was not running)"
+            else:
+                reason += " (after a stop only the latest time due runs)"
+        out.append((t, reason))
+    return out
+
+
+def _when(t: datetime, beside: datetime, zone: tzinfo) -> str:
+    """HH:MM in the job's zone; the date too when it is not the same day as ``beside``."""
+    local, other = t.astimezone(zone), beside.astimezone(zone)
+    text = local.strftime("%H:%M:%S" if local.second else "%H:%M")
+    return text if local.date() == other.date() else f"{local:%Y-%m-%d} {text}"

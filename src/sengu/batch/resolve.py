@@ -30,6 +30,8 @@ DEFAULT_BACKOFF_LIMIT = 0
 DEFAULT_STARTING_DEADLINE = 300
 DEFAULT_SUCCESS_HISTORY = 3
 DEFAULT_FAILED_HISTORY = 1
+# How long a finished run is kept: the Job's TTL on Kubernetes, the run row and its logs on the embedded engine.
+DEFAULT_TTL_SECONDS_AFTER_FINISHED = 7 * 24 * 3600
 
 
 def command_argv(command: str | list[str]) -> list[str]:
@@ -65,6 +67,7 @@ class JobPlan:
     notifications: Notifications | None
     recovery_argv: list[str] | None
     location: str = ""
+    ttl_seconds_after_finished: int = DEFAULT_TTL_SECONDS_AFTER_FINISHED
 
     @property
     def key(self) -> str:
@@ -174,6 +177,9 @@ def resolve(model: CronjobManager, doc: Document, loc: Loc = ()) -> Manager:
                 notifications=_pick(job, defaults, "notifications"),  # type: ignore[arg-type]
                 recovery_argv=command_argv(recovery.command) if recovery else None,
                 location=f"{mark.file}:{mark.line}",
+                ttl_seconds_after_finished=_int(
+                    _pick(job, defaults, "ttl_seconds_after_finished"), DEFAULT_TTL_SECONDS_AFTER_FINISHED
+                ),
             )
         )
     if problems:

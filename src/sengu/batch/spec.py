@@ -183,7 +183,7 @@ class JobSettings(Model):
     ttl_seconds_after_finished: int | None = Field(
         default=None,
         ge=0,
-        description="Kubernetes only: seconds a finished Job and its pods (their logs) are kept (default 7 days).",
+        description="Seconds a finished run and its logs are kept (a Job and its pods on Kubernetes; default 7 days).",
     )
     service_account_name: str | None = None
     placement: Placement | None = None

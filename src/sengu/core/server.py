@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Callable, Generator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -16,6 +16,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from sengu.core.errors import UserError
+
+if TYPE_CHECKING:
+    from sengu.core.reload import Reloader
 
 
 class Component(Protocol):
@@ -33,6 +36,8 @@ class Component(Protocol):
 
 
 def build_app(components: Sequence[Component], registry: CollectorRegistry) -> Starlette:
+    """The app; /healthz reads ``components`` at each request, so a list changed in place is followed."""
+
     async def healthz(request: Request) -> Response:
         body = {c.name: c.health() for c in components}
         ok = all(h.get("ok", True) for h in body.values())
@@ -41,10 +46,18 @@ def build_app(components: Sequence[Component], registry: CollectorRegistry) -> S
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    routes: list[BaseRoute] = [Route("/healthz", healthz), Route("/metrics", metrics)]
+    app = Starlette(routes=[Route("/healthz", healthz), Route("/metrics", metrics)])
+    app.state.base_routes = list(app.router.routes)
+    mount(app, components)
+    return app
+
+
+def mount(app: Starlette, components: Sequence[Component]) -> None:
+    """Serve these components' routes (after a reload replaced one, its successor's)."""
+    routes: list[BaseRoute] = list(app.state.base_routes)
     for component in components:
         routes.extend(component.routes())
-    return Starlette(routes=routes)
+    app.router.routes[:] = routes
 
 
 class _Server(uvicorn.Server):
@@ -104,8 +117,12 @@ async def serve(
     drain_timeout: float,
     on_ready: OnReady | None = None,
     stop: asyncio.Event | None = None,
+    reloader: Reloader | None = None,
 ) -> None:
-    """Start every component and the HTTP server; on SIGTERM/SIGINT (or `stop`), drain and return."""
+    """Start every component and the HTTP server; on SIGTERM/SIGINT (or `stop`), drain and return.
+
+    With a reloader, SIGHUP and changed spec files reload; ``components`` must then be its live list.
+    """
     import signal
 
     sock = bind(host, port)
@@ -113,19 +130,32 @@ async def serve(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    http = HttpServer(build_app(components, registry), sock)
+    if reloader is not None:
+        # From the start: SIGHUP's default is to end the process. A request made now waits for the loop.
+        loop.add_signal_handler(signal.SIGHUP, reloader.request)
+    app = build_app(components, registry)
+    http = HttpServer(app, sock)
     started: list[Component] = []
+    reloading: asyncio.Task[None] | None = None
     try:
         for component in components:
             await component.start()
             started.append(component)
         await http.start()
+        if reloader is not None:
+            reloading = asyncio.create_task(reloader.run(app, drain_timeout), name="reloader")
         if on_ready:
             on_ready(http.port)
         await stop.wait()
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+        if reloader is not None:
+            loop.remove_signal_handler(signal.SIGHUP)
+        if reloader is not None and reloading is not None:
+            await reloader.close()
+            await reloading  # a reload under way finishes: what it started is in the live list
+            started = list(components)
         for component in reversed(started):
             await component.stop(drain_timeout)
         await http.stop()

@@ -17,23 +17,24 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from sengu.core.errors import Failure, UserError
+from sengu.core.help import App
 
 if TYPE_CHECKING:
-    from sengu.load.engine import LoadConfig, Request
+    from sengu.load.engine import LoadConfig, Request, Stop
     from sengu.load.result import Result
     from sengu.load.schedule import Schedule
 
-app = typer.Typer(
+app = App(
     help=(
-        "Load testing and capacity planning: replay production traffic at a controlled rate, find the\n"
-        "knee, size the pods.\n\n"
-        "\b\n"
+        "Load testing and capacity planning: replay production traffic, find the knee, size the pods.\n\n"
+        "Open model: requests are released on a schedule at a controlled rate and every latency counts from\n"
+        "the request's intended start, so a server stall shows up instead of slowing the generator down.\n\n"
+        "Examples:\n"
         "  sengu load scenario access.log.gz -o scenario.yaml\n"
         "  sengu load run --target http://127.0.0.1:8000 --scenario scenario.yaml --rate 500 --duration 1m\n"
-        "  sengu load step --target http://127.0.0.1:8000 --scenario scenario.yaml --start 100 --factor 1.5\n"
-        "  sengu load capacity --knee 1800 --pods 2 --pod-cpu 1 --pod-memory 2Gi --peak 12000\n\n"
-        "Open model: requests are released on a schedule and every latency counts from the request's\n"
-        "intended start, so a server stall shows up instead of slowing the generator down."
+        "  sengu load step --target http://127.0.0.1:8000 --scenario scenario.yaml --start 100 --factor 1.5 "
+        "--max-rate 5000\n"
+        "  sengu load capacity --knee 1800 --pods 2 --pod-cpu 1 --pod-memory 2Gi --peak 12000"
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -41,7 +42,13 @@ app = typer.Typer(
 
 TargetOpt = Annotated[
     str,
-    typer.Option("--target", "-t", help="Base URL the load goes to, e.g. http://127.0.0.1:8000.", show_default=False),
+    typer.Option(
+        "--target",
+        "-t",
+        metavar="URL",
+        help="Base URL the load goes to, e.g. http://127.0.0.1:8000.",
+        show_default=False,
+    ),
 ]
 ScenarioOpt = Annotated[
     Path | None,
@@ -58,7 +65,9 @@ WorkersOpt = Annotated[int, typer.Option("--workers", "-w", help="Generator proc
 TimeoutOpt = Annotated[str, typer.Option("--timeout", help="Per request, and for connecting.")]
 HeaderOpt = Annotated[
     list[str] | None,
-    typer.Option("--header", "-H", help="'Name: value' added to every request; repeatable.", show_default=False),
+    typer.Option(
+        "--header", "-H", metavar="'NAME: VALUE'", help="Added to every request; repeatable.", show_default=False
+    ),
 ]
 JsonOpt = Annotated[
     Path | None, typer.Option("--json", help="Write the result as JSON to FILE ('-': stdout).", show_default=False)
@@ -67,12 +76,16 @@ ReportOpt = Annotated[
     Path | None, typer.Option("--report", help="Write a self-contained HTML report to FILE.", show_default=False)
 ]
 MaxP99Opt = Annotated[
-    float | None, typer.Option("--max-p99", help="Fail (exit 1) when p99 latency is over MS.", show_default=False)
+    float | None,
+    typer.Option("--max-p99", metavar="MS", help="Fail (exit 1) when p99 latency is over MS.", show_default=False),
 ]
 MaxErrorRateOpt = Annotated[
     str | None,
     typer.Option(
-        "--max-error-rate", help="Fail (exit 1) when errors are over this share, e.g. 1%.", show_default=False
+        "--max-error-rate",
+        metavar="SHARE",
+        help="Fail (exit 1) when errors are over this share, e.g. 1%.",
+        show_default=False,
     ),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the request mix drawn from the scenario.")]
@@ -100,14 +113,15 @@ def scenario(
         typer.Option(
             "--format",
             "-f",
-            help="auto, combined, common, alb, or nginx:'<log_format string>' (single-quote it: the shell "
-            "expands $names in double quotes).",
+            help="auto, combined, common, alb, or nginx:'LOG_FORMAT' with nginx's log_format string "
+            "(single-quote it: the shell expands $names in double quotes).",
         ),
     ] = "auto",
     include_methods: Annotated[
         list[str] | None,
         typer.Option(
             "--include-methods",
+            metavar="METHOD,...",
             help="Replay these methods too (GET and HEAD always); comma-separated or repeated; * for all.",
             show_default=False,
         ),
@@ -117,13 +131,16 @@ def scenario(
     max_endpoints: Annotated[int, typer.Option("--max-endpoints", help="Most requested endpoints kept.")] = 500,
     seed: SeedOpt = 0,
 ) -> None:
-    """Build a load scenario from access logs: endpoints as weighted templates (/n/{id}) with sampled
-    real values, the status and latency mix, and the observed rate over time.
+    """Build a load scenario from access logs: what was requested, how often, and how fast it was served.
 
-    Only GET and HEAD are kept unless --include-methods says otherwise (logs hold no request bodies).
-    Unparseable lines are counted and shown, never fatal.
+    Endpoints become weighted templates (/n/{id}) with sampled real values, beside the status and latency
+    mix and the observed rate over time. Only GET and HEAD are kept unless --include-methods says otherwise
+    (logs hold no request bodies). Unparseable lines are counted and shown, never fatal.
 
-    Example: sengu load scenario /var/log/nginx/access.log* -o scenario.yaml
+    Examples:
+      sengu load scenario /var/log/nginx/access.log* -o scenario.yaml
+      sengu load scenario access.log.gz --format 'nginx:$remote_addr [$time_local] "$request" $status' -o s.yaml
+      sengu load scenario alb.log.gz --format alb --include-methods POST,PUT -o scenario.yaml
     """
     from sengu.load.scenario import build_scenario, scenario_yaml, write_scenario
 
@@ -166,7 +183,10 @@ def run(
     steps: Annotated[
         str | None,
         typer.Option(
-            "--steps", help="Rates one after the other, e.g. 100,200,400; each lasts --duration.", show_default=False
+            "--steps",
+            metavar="RATE,...",
+            help="Rates one after the other, e.g. 100,200,400; each lasts --duration.",
+            show_default=False,
         ),
     ] = None,
     warmup: Annotated[str, typer.Option("--warmup", help="Run this long before measuring.")] = "0s",
@@ -179,7 +199,10 @@ def run(
     influx: Annotated[
         str | None,
         typer.Option(
-            "--influx", help="Also write the result to InfluxDB at this URL (line protocol).", show_default=False
+            "--influx",
+            metavar="URL",
+            help="Also write the result to InfluxDB at this URL (line protocol).",
+            show_default=False,
         ),
     ] = None,
     influx_bucket: Annotated[
@@ -190,7 +213,12 @@ def run(
     ] = None,
     influx_token_env: Annotated[
         str | None,
-        typer.Option("--influx-token-env", help="Environment variable holding the InfluxDB token.", show_default=False),
+        typer.Option(
+            "--influx-token-env",
+            metavar="VAR",
+            help="Environment variable holding the InfluxDB token.",
+            show_default=False,
+        ),
     ] = None,
     influx_db: Annotated[
         str | None, typer.Option("--influx-db", help="InfluxDB 1 database.", show_default=False)
@@ -209,7 +237,8 @@ def run(
         str | None,
         typer.Option(
             "--shard",
-            help="I/N: start at part I of N of the request list (pods of a distributed run).",
+            metavar="I/N",
+            help="Start at part I of N of the request list (pods of a distributed run).",
             show_default=False,
         ),
     ] = None,
@@ -225,7 +254,10 @@ def run(
     backlog full are counted as overflow, never dropped silently. The generator warns when it, not the
     server, is the bottleneck. Every run stops by itself.
 
-    Example: sengu load run -t http://127.0.0.1:8000 -s scenario.yaml --rate 500 --duration 1m --report r.html
+    Examples:
+      sengu load run -t http://127.0.0.1:8000 -s scenario.yaml --rate 500 --duration 1m --report r.html
+      sengu load run -t http://127.0.0.1:8000 --path /healthz --rate max --duration 10s -c 8
+      sengu load run -t http://127.0.0.1:8000 -s scenario.yaml --steps 100,200,400 --duration 30s --json run.json
     """
     from sengu.load import schedule as schedules
     from sengu.load.engine import LoadConfig
@@ -270,33 +302,47 @@ def run(
         from sengu.load.influx import endpoint
 
         endpoint(influx, org=influx_org, bucket=influx_bucket, db=influx_db)  # where to write: said before the run
-    result = _measure(config, workers, quiet=quiet or Path("-") in (json_out, parts_out), parts_out=parts_out)
+    from sengu.load.interrupt import Interrupt
+
+    with Interrupt() as stop:  # Ctrl-C ends the run early; what was measured is still written below
+        result = _measure(
+            config, workers, quiet=quiet or Path("-") in (json_out, parts_out), parts_out=parts_out, stop=stop
+        )
     _print_summary(result)
-    _write_outputs(result, json_out, report, title=f"sengu load run: {common.target}")
+    written = _write_outputs(result, json_out, report, title=f"sengu load run: {common.target}")
     if influx:
         _influx(result, influx, bucket=influx_bucket, org=influx_org, token=token, db=influx_db)
+        written.append("InfluxDB")
+    if result.interrupted:
+        _stopped(f"after {result.duration_s:.1f} s of {result.planned_s or 0:g} s", written)
     _check_thresholds(result, max_p99, max_error_rate)
 
 
 @app.command()
 def step(
     target: TargetOpt,
-    start: Annotated[float, typer.Option("--start", help="First offered rate (requests/s).", show_default=False)],
+    start: Annotated[
+        float, typer.Option("--start", metavar="RATE", help="First offered rate (requests/s).", show_default=False)
+    ],
     max_rate: Annotated[float, typer.Option("--max-rate", help="Highest rate to try.", show_default=False)],
     scenario_file: ScenarioOpt = None,
     path: PathOpt = None,
     by: Annotated[
-        float | None, typer.Option("--step", help="Add this much each step (linear).", show_default=False)
+        float | None,
+        typer.Option("--step", metavar="RATE", help="Add this much each step (linear).", show_default=False),
     ] = None,
     factor: Annotated[
         float | None, typer.Option("--factor", help="Multiply by this each step (geometric).", show_default=False)
     ] = None,
     step_duration: Annotated[str, typer.Option("--step-duration", help="How long each step is measured.")] = "30s",
     warmup: Annotated[str, typer.Option("--warmup", help="Warm-up before each step.")] = "5s",
-    slo_p99: Annotated[float, typer.Option("--slo-p99", help="SLO: p99 latency at most MS.")] = 500.0,
-    slo_errors: Annotated[str, typer.Option("--slo-errors", help="SLO: errors at most this share.")] = "1%",
+    slo_p99: Annotated[float, typer.Option("--slo-p99", metavar="MS", help="SLO: p99 latency at most MS.")] = 500.0,
+    slo_errors: Annotated[
+        str, typer.Option("--slo-errors", metavar="SHARE", help="SLO: errors at most this share.")
+    ] = "1%",
     slo_achieved: Annotated[
-        str, typer.Option("--slo-achieved", help="SLO: achieved rate at least this share of the offered.")
+        str,
+        typer.Option("--slo-achieved", metavar="SHARE", help="SLO: achieved rate at least this share of the offered."),
     ] = "99%",
     refine: Annotated[
         int, typer.Option("--refine", help="Bisection rounds between the last good and first bad rate.")
@@ -309,16 +355,23 @@ def step(
     report: ReportOpt = None,
     seed: SeedOpt = 0,
     insecure: InsecureOpt = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
 ) -> None:
-    """Raise the offered rate step by step until the SLO breaks, and report the knee: the highest rate
-    held within the SLO (p99, errors, achieved vs offered), and what broke after it.
+    """Raise the offered rate step by step until the SLO breaks, and report the knee.
 
-    Example: sengu load step -t http://127.0.0.1:8000 -s scenario.yaml --start 100 --factor 1.5 --max-rate 5000
+    The knee is the highest rate held within the SLO (p99, errors, achieved vs offered); what broke after
+    it is reported too.
+
+    Examples:
+      sengu load step -t http://127.0.0.1:8000 -s scenario.yaml --start 100 --factor 1.5 --max-rate 5000
+      sengu load step -t http://127.0.0.1:8000 --start 500 --step 500 --max-rate 4000 --slo-p99 200 --refine 2
     """
 
     from sengu.load import schedule as schedules
     from sengu.load.engine import LoadConfig
-    from sengu.load.step import Slo, find_knee, format_knee
+    from sengu.load.interrupt import Interrupt
+    from sengu.load.numbers import fmt_ms, fmt_pct, fmt_rate, fmt_seconds
+    from sengu.load.step import Slo, Step, find_knee, format_knee, step_rates, verdict
 
     if (by is None) == (factor is None):
         raise UserError("give exactly one of --step (add each time) or --factor (multiply each time)")
@@ -332,8 +385,21 @@ def step(
     )
     _writable(json_out, "--json")
     _writable(report, "--report")
+    quiet = quiet or str(json_out) == "-"
+    rates = step_rates(start=start, max_rate=max_rate, step=by, factor=factor)
+    each = warm_s + measure_s
+    typer.echo(
+        f"sengu load step: {len(rates)} step(s) from {fmt_rate(rates[0])} to {fmt_rate(rates[-1])}"
+        + (f", then up to {refine} refinement step(s)" if refine else "")
+        + f"; {fmt_seconds(each)} each ({fmt_seconds(warm_s)} warm-up + {fmt_seconds(measure_s)} measured): "
+        f"about {fmt_seconds((len(rates) + refine) * each)} at most, less if the SLO breaks sooner",
+        err=True,
+    )
+    count = 0
 
     def one(rate: float) -> Result:
+        nonlocal count
+        count += 1
         config = LoadConfig(
             target=common.target,
             requests=common.requests,
@@ -344,14 +410,28 @@ def step(
             warmup_s=warm_s,
             insecure=common.insecure,
         )
-        typer.echo(f"step: offering {rate:,.0f} requests/s for {measure_s:g} s", err=True)
-        return _measure(config, workers, quiet=True)
+        heading = f"step {count}: offering {rate:,.0f} requests/s for {measure_s:g} s"
+        if quiet:
+            typer.echo(heading, err=True)
+        return _measure(config, workers, quiet=quiet, stop=stop, heading=heading)
 
-    knee = find_knee(one, start=start, max_rate=max_rate, slo=slo, step=by, factor=factor, refine=refine)
+    def said(done: Step) -> None:
+        r = done.result
+        typer.echo(
+            f"step {count}: {fmt_rate(done.rate)} → {verdict(done)} (achieved {fmt_rate(r.achieved_rate)}, "
+            f"p99 {fmt_ms(r.latency_ms.ms('p99'))}, errors {fmt_pct(r.error_rate)})",
+            err=True,
+        )
+
+    with Interrupt() as stop:  # Ctrl-C ends the search early; the steps measured are still written below
+        knee = find_knee(
+            one, start=start, max_rate=max_rate, slo=slo, step=by, factor=factor, refine=refine, on_step=said, stop=stop
+        )
     typer.echo(format_knee(knee))
     results = [s.result for s in sorted(knee.steps, key=lambda s: s.rate)]
     if json_out is not None:
         doc = {
+            "interrupted": knee.interrupted,
             "knee": knee.rate,
             "broke_at": knee.broke_at,
             "broke_by": list(knee.broke_by),
@@ -361,11 +441,14 @@ def step(
             ],
         }
         _write_json(doc, json_out)
-    if report is not None:
+    if report is not None and knee.steps:
         from sengu.load.report import render_html
 
         report.write_text(render_html(results, title=f"sengu load step: {common.target}", knee=knee), encoding="utf-8")
         typer.echo(f"wrote {report}", err=True)
+    if knee.interrupted:
+        outputs = [str(p) for p in (json_out, report) if p is not None and (p == json_out or knee.steps)]
+        _stopped(f"after {len(knee.steps)} step(s)", outputs)
     if knee.rate is None:
         raise Failure("no knee: the first step already broke the SLO; start lower")
 
@@ -381,12 +464,19 @@ def merge(
     max_p99: MaxP99Opt = None,
     max_error_rate: MaxErrorRateOpt = None,
 ) -> None:
-    """Merge what several generators measured into one result, exactly: histograms are added, so the
-    percentiles are those of every request (not averages of percentiles). Thresholds are checked on the
-    merged result.
+    """Merge what several generators measured into one result, exactly.
 
-    Example (a distributed run): for p in $(kubectl get pods -l job-name=spike -o name); do
-             kubectl logs $p > ${p#pod/}.log; done; sengu load merge *.log --report spike.html
+    Histograms are added, so the percentiles are those of every request (not averages of percentiles).
+    Thresholds are checked on the merged result.
+
+    Examples:
+      # Two generators on two machines, then one result
+      sengu load run -t http://10.0.0.5:8000 --rate 5000 --shard 0/2 --parts a.json
+      sengu load run -t http://10.0.0.5:8000 --rate 5000 --shard 1/2 --parts b.json
+      sengu load merge a.json b.json --report both.html
+      # The pods of a distributed run (see render-job), from their logs
+      for p in $(kubectl get pods -l job-name=spike -o name); do kubectl logs $p > ${p#pod/}.log; done
+      sengu load merge *.log --report spike.html
     """
     from sengu.load.merge import merge_files
 
@@ -411,10 +501,14 @@ def collect(
     max_p99: MaxP99Opt = None,
     max_error_rate: MaxErrorRateOpt = None,
 ) -> None:
-    """The coordinator of a distributed run: read what every pod of a `render-job` run measured from its log
-    and merge it exactly (as `sengu load merge` does), once the pods have finished.
+    """Collect a distributed run: merge what every pod of a `render-job` run measured, once they have finished.
 
-    Example: kubectl -n load wait --for=condition=complete job/spike --timeout 15m && sengu load collect spike -n load
+    Each pod's log is read from the cluster and the measurements merged exactly, as `sengu load merge`
+    does.
+
+    Examples:
+      kubectl -n load wait --for=condition=complete job/spike --timeout 15m
+      sengu load collect spike -n load --report spike.html --max-p99 500
     """
     from sengu.core.kube import Cluster
     from sengu.load.kube import LABEL_RUN
@@ -455,17 +549,25 @@ _ENDED = ("Succeeded", "Failed")
 @app.command()
 def capacity(
     knee: Annotated[
-        float, typer.Option("--knee", help="Knee measured (requests/s), e.g. by `sengu load step`.", show_default=False)
+        float,
+        typer.Option(
+            "--knee", metavar="RATE", help="Knee measured (requests/s), e.g. by `sengu load step`.", show_default=False
+        ),
     ],
     pods: Annotated[int, typer.Option("--pods", help="Pods the knee was measured on.", show_default=False)],
     pod_cpu: Annotated[str, typer.Option("--pod-cpu", help="CPU of each pod: 500m, 1, 2.", show_default=False)],
     pod_memory: Annotated[
         str, typer.Option("--pod-memory", help="Memory of each pod: 512Mi, 2Gi.", show_default=False)
     ],
-    peak: Annotated[float, typer.Option("--peak", help="Peak requests/s to serve.", show_default=False)],
-    headroom: Annotated[str, typer.Option("--headroom", help="Spare capacity above the peak.")] = "30%",
+    peak: Annotated[
+        float, typer.Option("--peak", metavar="RATE", help="Peak requests/s to serve.", show_default=False)
+    ],
+    headroom: Annotated[
+        str, typer.Option("--headroom", metavar="SHARE", help="Spare capacity above the peak.")
+    ] = "30%",
     baseline_knee: Annotated[
-        float | None, typer.Option("--baseline-knee", help="The old fleet's knee (requests/s).", show_default=False)
+        float | None,
+        typer.Option("--baseline-knee", metavar="RATE", help="The old fleet's knee (requests/s).", show_default=False),
     ] = None,
     baseline_instances: Annotated[
         int | None,
@@ -482,15 +584,17 @@ def capacity(
     ] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
 ) -> None:
-    """Pods needed for a peak, from a knee measured on N pods of one size, with headroom; and, given the
-    old fleet's knee and size, how many pods of which size match it.
+    """Pods needed for a peak, from a knee measured on N pods of one size, with headroom.
 
-    Assumes throughput grows linearly with pods (true while the database and the rest keep up: measure
-    again at the size you plan).
+    Given the old fleet's knee and size too, it says how many pods of which size match it. Assumes
+    throughput grows linearly with pods (true while the database and the rest keep up: measure again at
+    the size you plan).
 
-    Example: sengu load capacity --knee 1800 --pods 2 --pod-cpu 1 --pod-memory 2Gi --peak 12000
-             --baseline-knee 9000 --baseline-instances 8 --baseline-type c5.xlarge
-             --baseline-vcpu 4 --baseline-memory 8Gi
+    Examples:
+      sengu load capacity --knee 1800 --pods 2 --pod-cpu 1 --pod-memory 2Gi --peak 12000
+      # And what matches the old fleet: 8 c5.xlarge holding 9000 requests/s
+      sengu load capacity --knee 1800 --pods 2 --pod-cpu 1 --pod-memory 2Gi --peak 12000 \\
+          --baseline-knee 9000 --baseline-instances 8 --baseline-type c5.xlarge --baseline-vcpu 4 --baseline-memory 8Gi
     """
     from sengu.load.capacity import Baseline, format_plan, plan
 
@@ -536,17 +640,23 @@ def render_job(
     run_args: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="-- RUN_OPTION...",
             help="More `sengu load run` options for every pod, after --, e.g. -- --header 'Authorization: Bearer x'.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
-    """Print a Kubernetes Indexed Job (and the scenario's ConfigMap) that runs a load test from many pods,
-    each offering its share of the rate; every pod stops by itself (activeDeadlineSeconds). Apply it with
-    kubectl; each pod prints what it measured to its log, which `sengu load merge` combines exactly.
+    """Print a Kubernetes Indexed Job (and the scenario's ConfigMap) that runs a load test from many pods.
 
-    Example: sengu load render-job --name spike --image ghcr.io/me/sengu:1 -t http://web.shop --rate 20000
-             --pods 8 -s s.yaml
+    Each pod offers its share of the rate and stops by itself (activeDeadlineSeconds). Apply it with
+    kubectl; each pod prints what it measured to its log, which `sengu load collect` (or `merge`) combines
+    exactly.
+
+    Examples:
+      sengu load render-job --name spike --image ghcr.io/me/sengu:1 -t http://web.shop --rate 20000 --pods 8 -s s.yaml
+      sengu load render-job --name spike --image me/sengu:1 -t http://web.shop --rate 5000 -n load | kubectl apply -f -
+      # Options of `sengu load run` for every pod go after --
+      sengu load render-job --name auth --image me/sengu:1 -t http://web.shop --rate 100 -- --header 'Authorization: x'
     """
     from sengu.load.engine import Target
     from sengu.load.kube import render_job as render
@@ -623,7 +733,15 @@ MAX_RATE_PER_WORKER = 250_000  # beyond it a typo's extra zeros would only fill 
 REQUEST_POOL = 10_000  # requests drawn from the scenario and cycled through: enough to hold the mix
 
 
-def _measure(config: LoadConfig, workers: int, *, quiet: bool, parts_out: Path | None = None) -> Result:
+def _measure(
+    config: LoadConfig,
+    workers: int,
+    *,
+    quiet: bool,
+    parts_out: Path | None = None,
+    stop: Stop | None = None,
+    heading: str = "",
+) -> Result:
     from sengu.load import workers as pool
     from sengu.load.engine import build_result
 
@@ -638,9 +756,9 @@ def _measure(config: LoadConfig, workers: int, *, quiet: bool, parts_out: Path |
         )
     offered = config.schedule.mean_rate if config.schedule is not None else None
     if quiet:
-        parts, warnings = pool.run_parts(config, workers)
+        parts, warnings = pool.run_parts(config, workers, stop=stop)
     else:
-        parts, warnings = _measure_live(config, workers)
+        parts, warnings = _measure_live(config, workers, stop, heading)
     if parts_out is not None:
         from sengu.load.merge import parts_json
 
@@ -648,11 +766,11 @@ def _measure(config: LoadConfig, workers: int, *, quiet: bool, parts_out: Path |
     return build_result(parts, warnings, offered_rate=offered)
 
 
-def _measure_live(config: LoadConfig, workers: int) -> tuple[list[Any], list[str]]:
+def _measure_live(config: LoadConfig, workers: int, stop: Stop | None, heading: str) -> tuple[list[Any], list[str]]:
     from sengu.load import workers as pool
     from sengu.load.live import LiveDisplay
 
-    with LiveDisplay(mode=config.mode, target=config.target) as live:
+    with LiveDisplay(mode=config.mode, target=config.target, heading=heading) as live:
 
         def progress(p: Any) -> None:
             totals = {
@@ -669,18 +787,23 @@ def _measure_live(config: LoadConfig, workers: int) -> tuple[list[Any], list[str
                 totals["send_lag_p99_ms"] = p.send_lag_p99_ms
             live.update(p.second, totals)
 
-        return pool.run_parts(config, workers, progress)
+        return pool.run_parts(config, workers, progress, stop)
 
 
 def _check_thresholds(result: Result, max_p99: float | None, max_error_rate: str | None) -> None:
-    """--max-p99 / --max-error-rate: exit 1 naming what broke (for CI)."""
-    if max_p99 is None and max_error_rate is None:
-        return
-    from sengu.load.step import Slo, slo_breaches
+    """--max-p99 / --max-error-rate: exit 1 naming what broke (for CI); and exit 1 when nothing answered,
+    thresholds or not: a target that answers nothing is down, not fast."""
+    if max_p99 is not None or max_error_rate is not None:
+        from sengu.load.step import Slo, slo_breaches
 
-    slo = Slo(max_p99_ms=max_p99, max_error_rate=_share(max_error_rate, "--max-error-rate"), min_achieved_ratio=None)
-    if breaches := slo_breaches(result, slo):
-        raise Failure("thresholds broken: " + "; ".join(breaches))
+        share = _share(max_error_rate, "--max-error-rate")
+        slo = Slo(max_p99_ms=max_p99, max_error_rate=share, min_achieved_ratio=None)
+        if breaches := slo_breaches(result, slo):
+            raise Failure("thresholds broken: " + "; ".join(breaches))
+    if not result.latency_ms.measured:
+        classes = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.error_classes.items()))
+        what = f"all {result.requests:,} requests failed ({classes})" if result.requests else "no request completed"
+        raise Failure(f"no answers from {result.target}: {what}")
 
 
 def _print_summary(result: Result) -> None:
@@ -690,15 +813,23 @@ def _print_summary(result: Result) -> None:
     mode = OPEN_LABEL if result.mode == "open" else CLOSED_LABEL
     lat, lag, svc = result.latency_ms, result.send_lag_ms, result.service_ms
     offered = f"offered {fmt_rate(result.offered_rate)}, " if result.offered_rate is not None else ""
-    lines = [
+    lines = (
+        [
+            f"INTERRUPTED (Ctrl-C) after {result.duration_s:.1f} s of the {result.planned_s or 0:g} s planned: "
+            "a partial result"
+        ]
+        if result.interrupted
+        else []
+    )
+    lines += [
         f"{result.target}: {mode}, {result.duration_s:g} s, {result.workers} worker(s), "
         f"{result.connections} connections",
         f"  {offered}achieved {fmt_rate(result.achieved_rate)}; {result.requests:,} requests, "
         f"{result.errors:,} errors ({fmt_pct(result.error_rate)}), overflow {result.overflow:,}",
-        f"  latency   p50 {fmt_ms(lat.p50)}  p90 {fmt_ms(lat.p90)}  p99 {fmt_ms(lat.p99)}  "
-        f"p99.9 {fmt_ms(lat.p999)}  max {fmt_ms(lat.max)}",
-        f"  service   p50 {fmt_ms(svc.p50)}  p99 {fmt_ms(svc.p99)};  "
-        f"send lag p50 {fmt_ms(lag.p50)}  p99 {fmt_ms(lag.p99)}",
+        f"  latency   p50 {fmt_ms(lat.ms('p50'))}  p90 {fmt_ms(lat.ms('p90'))}  p99 {fmt_ms(lat.ms('p99'))}  "
+        f"p99.9 {fmt_ms(lat.ms('p999'))}  max {fmt_ms(lat.ms('max'))}" + ("" if lat.measured else "  (no answers)"),
+        f"  service   p50 {fmt_ms(svc.ms('p50'))}  p99 {fmt_ms(svc.ms('p99'))};  "
+        f"send lag p50 {fmt_ms(lag.ms('p50'))}  p99 {fmt_ms(lag.ms('p99'))}",
     ]
     if result.statuses:
         lines.append("  statuses  " + ", ".join(f"{k}: {v:,}" for k, v in sorted(result.statuses.items())))
@@ -708,14 +839,28 @@ def _print_summary(result: Result) -> None:
     typer.echo("\n".join(lines), err=True)
 
 
-def _write_outputs(result: Result, json_out: Path | None, report: Path | None, *, title: str) -> None:
+def _write_outputs(result: Result, json_out: Path | None, report: Path | None, *, title: str) -> list[str]:
+    """Write the outputs asked for; return their names."""
+    written = []
     if json_out is not None:
         _write_json(result.to_json(), json_out)
+        written.append("stdout" if str(json_out) == "-" else str(json_out))
     if report is not None:
         from sengu.load.report import render_html
 
         report.write_text(render_html([result], title=title), encoding="utf-8")
         typer.echo(f"wrote {report}", err=True)
+        written.append(str(report))
+    return written
+
+
+def _stopped(when: str, written: list[str]) -> None:
+    """A run or search stopped by Ctrl-C: say so and what holds the partial result, then exit 130."""
+    from sengu.load.interrupt import EXIT_CODE
+
+    where = f"the partial result is in {', '.join(written)}" if written else "no output was asked for"
+    typer.echo(f"interrupted {when}: {where} (marked interrupted); exit code {EXIT_CODE}", err=True)
+    raise typer.Exit(EXIT_CODE)
 
 
 def _write_json(doc: dict[str, Any], where: Path) -> None:

@@ -25,6 +25,11 @@ request is answered it equals the offered rate, however short the run and howeve
 Answers that came late (the server slow, or the generator behind and catching up in the drain) still
 count here; their lateness is in the latency, measured from the intended start, and in the send lag.
 
+Stopping early (Ctrl-C): the ``stop`` callable given to :func:`measure` is polled every 10 ms; once it
+says so, nothing more is released, answers already on their way get a short grace, and what was measured
+is returned with ``interrupted`` set and the measured part cut to the time actually run. Requests still
+unanswered then are left out (neither answers nor errors: the user stopped them) and said in a warning.
+
 Time is ``time.perf_counter`` rather than :mod:`sengu.core.clock`: measuring microseconds needs the raw
 high-resolution clock (uvloop's ``loop.time()`` only moves in whole milliseconds), and the pure part —
 when requests are due — is tested on its own in :mod:`sengu.load.schedule`.
@@ -61,6 +66,8 @@ _INF = math.inf
 # Histogram values recorded per housekeeping (~0.8 µs each in hdrh): ~0.2 ms every 10 ms, 25,000 a second —
 # more than the distinct values a second brings even at full speed; what is left over is recorded at the end.
 _FOLD_BUDGET = 250
+# After a stop: how long answers already on their way may still come in (the timeout, if shorter).
+_STOP_GRACE_S = 1.0
 
 # Generator self-check thresholds (Result.warnings).
 _ACHIEVED_SHORTFALL = 0.01  # achieved more than 1% below offered
@@ -88,6 +95,7 @@ class Request(NamedTuple):
 RequestLike = Request | tuple[str, str, str, Headers]
 
 ProgressCallback = Callable[["Progress"], None]
+Stop = Callable[[], bool]  # polled while running: True ends the run early, keeping what was measured
 
 
 @dataclass(frozen=True)
@@ -261,6 +269,9 @@ class Measurements:
     started_at: str
     backlog_limit: int
     warnings: list[str] = field(default_factory=list)
+    interrupted: bool = False  # stopped early: duration_s is the part measured, planned_s what was asked
+    planned_s: float | None = None
+    cut: int = 0  # when interrupted: requests unanswered at the stop, not counted
 
 
 # A request ready to go: its bytes, its endpoint's index, whether it is HEAD (the answer has no body).
@@ -431,10 +442,15 @@ class _Conn(asyncio.Protocol):
 class _Engine:
     """One run in one process: the pool, the ticker, the bookkeeping. Single-threaded, driven by callbacks."""
 
-    def __init__(self, plan: _Plan, progress: ProgressCallback | None, keep_seconds: bool) -> None:
+    def __init__(
+        self, plan: _Plan, progress: ProgressCallback | None, keep_seconds: bool, stop: Stop | None = None
+    ) -> None:
         config = plan.config
         self.plan = plan
         self.progress = progress
+        self.stop = stop
+        self.interrupted = False
+        self.cut = 0  # requests unanswered when the run was stopped early: not counted
         self.keep_seconds = keep_seconds
         self.open_model = config.schedule is not None
         self.requests = plan.requests
@@ -783,6 +799,8 @@ class _Engine:
 
     def housekeeping(self, now: float) -> None:
         self.next_housekeeping = now + _HOUSEKEEPING_S
+        if self.stop is not None and not self.interrupted and self.stop():
+            self.interrupt(now)
         self.count_samples()
         self.fold(_FOLD_BUDGET)
         limit = now - self.timeout
@@ -804,7 +822,27 @@ class _Engine:
             conn.close()
         self.idle.clear()
 
+    def interrupt(self, now: float) -> None:
+        """Stop early: release nothing more, give answers on their way a short grace, keep what was measured."""
+        self.interrupted = True
+        self.duration = round(max(0.0, min(now, self.t_end) - self.t0), 3)
+        self.next_due = _INF
+        self.due = iter(())
+        self.running = False
+        self.begin_drain(now)
+        self.drain_deadline = min(self.drain_deadline, now + min(self.timeout, _STOP_GRACE_S))
+
     def finish(self) -> None:
+        if self.interrupted:
+            # Stopped by the user, not by the server: what is unanswered now is neither an answer nor an error.
+            for conn in list(self.conns):
+                if conn.busy:
+                    conn.busy = False
+                    self.in_flight -= 1
+                    self.cut += 1
+                conn.abort()
+            self.cut += len(self.backlog)
+            self.backlog.clear()
         for conn in list(self.conns):
             self.failed(conn, "timeout")  # counts only the ones still busy: they outlived the drain
         while self.backlog:
@@ -951,6 +989,9 @@ class _Engine:
             started_at=(started_at + timedelta(seconds=config.warmup_s)).replace(microsecond=0).isoformat(),
             backlog_limit=self.backlog_limit,
             warnings=warnings,
+            interrupted=self.interrupted,
+            planned_s=float(config.measured_s) if self.interrupted else None,
+            cut=self.cut,
         )
 
 
@@ -1054,12 +1095,16 @@ def build_result(
         for kind, n in classes[name].items():
             all_classes[kind] = all_classes.get(kind, 0) + n
 
-    duration = first.duration_s
+    interrupted = any(p.interrupted for p in parts)
+    # Workers stopped early stop a few milliseconds apart: the longest is the run's length.
+    duration = max(p.duration_s for p in parts) if interrupted else first.duration_s
     requests = sum(e.requests for e in endpoints)
     errors = sum(e.errors for e in endpoints)
     achieved = sum(p.answered_in_window for p in parts) / duration if duration else 0.0
     if first.mode == "closed":
         offered_rate = None
+    elif interrupted:  # a ramp or steps cut short offered its first part only: what was due, per second run
+        offered_rate = round(sum(p.offered for p in parts) / duration, 3) if duration else 0.0
     elif offered_rate is None:
         offered_rate = sum(p.offered_rate or 0.0 for p in parts)
     overflow = sum(p.overflow for p in parts)
@@ -1084,7 +1129,19 @@ def build_result(
         connections=sum(p.connections for p in parts),
         generator_cpu=round(sum(cpu) / len(cpu), 3) if cpu else None,
         started_at=min(p.started_at for p in parts),
+        interrupted=interrupted,
+        planned_s=max((p.planned_s or 0.0 for p in parts), default=0.0) if interrupted else None,
     )
+    if interrupted:
+        cut = sum(p.cut for p in parts)
+        if duration:
+            when = f"after {duration:.1f} s of the {result.planned_s or 0:g} s planned"
+        else:
+            when = "in the warm-up, before anything was measured"
+        warnings = [
+            f"interrupted (Ctrl-C) {when}" + (f"; {cut:,} requests unanswered then are not counted" if cut else ""),
+            *warnings,
+        ]
     result.warnings = [*warnings, *_self_check(result, parts, cpu)]
     return result
 
@@ -1151,25 +1208,35 @@ def _self_check(result: Result, parts: Sequence[Measurements], cpu: Sequence[flo
 
 
 async def measure_async(
-    config: LoadConfig, progress: ProgressCallback | None = None, *, keep_seconds: bool = False
+    config: LoadConfig,
+    progress: ProgressCallback | None = None,
+    *,
+    keep_seconds: bool = False,
+    stop: Stop | None = None,
 ) -> Measurements:
     """Run the load on the running event loop (use uvloop for speed) and return what was measured.
 
     ``keep_seconds`` keeps each second's histogram (encoded) so seconds from several workers merge exactly.
+    ``stop`` is polled every 10 ms; when it returns True the run ends early (see the module doc).
     """
-    return await _Engine(prepare(config), progress, keep_seconds).run()
+    return await _Engine(prepare(config), progress, keep_seconds, stop).run()
 
 
 def measure(
-    config: LoadConfig, progress: ProgressCallback | None = None, *, keep_seconds: bool = False
+    config: LoadConfig,
+    progress: ProgressCallback | None = None,
+    *,
+    keep_seconds: bool = False,
+    stop: Stop | None = None,
 ) -> Measurements:
-    """Run the load in this process on a new uvloop event loop; blocks until the run ends by itself."""
+    """Run the load in this process on a new uvloop event loop; blocks until the run ends by itself (or
+    ``stop`` says to end it early)."""
     import uvloop
 
     plan = prepare(config)  # user errors before a loop exists
 
     async def main() -> Measurements:
-        return await _Engine(plan, progress, keep_seconds).run()
+        return await _Engine(plan, progress, keep_seconds, stop).run()
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         return runner.run(main())

@@ -5,7 +5,8 @@ The points, all in one measurement (``sengu_load`` by default), told apart by th
 - ``point=second``: one per second of the run — ``offered``, ``completed``, ``errors`` (integers) and
   ``p50_ms``, ``p99_ms``, ``max_ms``; timestamped at the start of that second.
 - ``point=summary``: the whole run — rates, counts, the three latency distributions (``latency_*``,
-  ``service_*``, ``send_lag_*``), ``status_<code>`` and ``error_<class>`` counts; at the run's start.
+  ``service_*``, ``send_lag_*``; only ``*_count`` when nothing was answered), ``status_<code>`` and
+  ``error_<class>`` counts, ``interrupted=true`` when Ctrl-C stopped the run early; at the run's start.
 - ``point=endpoint`` (tag ``endpoint``): per endpoint of the scenario; at the run's start.
 
 Every point carries the tags ``mode`` (open/closed — a closed-model latency is never mistaken for an
@@ -93,6 +94,8 @@ def start_ns(result: Result) -> int:
 
 
 def _latency_fields(prefix: str, latency: Latency) -> dict[str, FieldValue]:
+    if not latency.measured:  # nothing answered: no latency, and a field left out is InfluxDB's null
+        return {f"{prefix}_count": 0}
     return {
         f"{prefix}_count": latency.count,
         f"{prefix}_mean_ms": float(latency.mean),
@@ -161,6 +164,8 @@ def lines(result: Result, *, measurement: str = "sengu_load", tags: Mapping[str,
     summary |= _latency_fields("send_lag", result.send_lag_ms)
     summary |= {f"status_{code}": n for code, n in sorted(result.statuses.items())}
     summary |= {f"error_{kind}": n for kind, n in sorted(result.error_classes.items())}
+    if result.interrupted:  # stopped by Ctrl-C: a dashboard should not read the short run as a full one
+        summary["interrupted"] = True
     if result.warnings:
         summary["warnings"] = "; ".join(result.warnings)
     out.append(line(measurement, common | {"point": "summary"}, summary, t0))

@@ -55,6 +55,7 @@ class LiveDisplay:
         target: str = "",
         console: Console | None = None,
         history: int = 60,
+        heading: str = "",
     ) -> None:
         if console is None:
             from rich.console import Console
@@ -63,6 +64,7 @@ class LiveDisplay:
         self.console = console
         self.mode: Mode = mode
         self.target = target
+        self.heading = heading  # e.g. which step of `sengu load step` this is
         self._p99: deque[float] = deque(maxlen=history)
         self._live: Live | None = None
         self._last: tuple[Second, Mapping[str, Any]] | None = None
@@ -78,7 +80,7 @@ class LiveDisplay:
             self._live = Live(self._render(), console=self.console, refresh_per_second=4, transient=False)
             self._live.__enter__()
         else:
-            self._plain(f"sengu load: {self._label()}" + (f" → {self.target}" if self.target else ""))
+            self._plain(f"sengu load: {self.heading or self._label()}" + (f" → {self.target}" if self.target else ""))
         return self
 
     def __exit__(
@@ -104,6 +106,11 @@ class LiveDisplay:
         # No markup or highlighting: a target URL with [brackets] must print as it is.
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
+    @staticmethod
+    def _ms(second: Second, value: float) -> str:
+        # A second with no answer has no latency: "-", not 0 ms.
+        return fmt_ms(None if second.answered == 0 and second.max_ms == 0 else value)
+
     def line(self, second: Second, totals: Mapping[str, Any]) -> str:
         """The plain one-line form of a second."""
         sent = "sent" if self.mode == "closed" else "offered"
@@ -111,9 +118,9 @@ class LiveDisplay:
             f"{second.t:>4}s",
             f"{sent} {fmt_rate(second.offered)}",
             f"achieved {fmt_rate(second.answered)}",
-            f"p50 {fmt_ms(second.p50_ms)}",
-            f"p99 {fmt_ms(second.p99_ms)}",
-            f"max {fmt_ms(second.max_ms)}",
+            f"p50 {self._ms(second, second.p50_ms)}",
+            f"p99 {self._ms(second, second.p99_ms)}",
+            f"max {self._ms(second, second.max_ms)}",
             f"errors {fmt_num(second.errors)}",
         ]
         if "errors" in totals:
@@ -138,7 +145,7 @@ class LiveDisplay:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
         grid.add_column()
-        title = Text(f"sengu load — {self._label()}", style="bold")
+        title = Text(f"sengu load — {self.heading or self._label()}", style="bold")
         if self.target:
             title.append(f"\n{self.target}", style="dim")
         grid.add_row(Text(""), title)
@@ -159,7 +166,8 @@ class LiveDisplay:
         grid.add_row("rate", rate)
         grid.add_row(
             "latency",
-            f"p50 {fmt_ms(second.p50_ms)}   p99 {fmt_ms(second.p99_ms)}   max {fmt_ms(second.max_ms)}",
+            f"p50 {self._ms(second, second.p50_ms)}   p99 {self._ms(second, second.p99_ms)}   "
+            f"max {self._ms(second, second.max_ms)}",
         )
         grid.add_row(f"p99, last {len(self._p99)}s", Text(sparkline(list(self._p99)), style="cyan"))
         errors = Text(f"{fmt_num(second.errors)} this second", style="bold red" if second.errors else "")

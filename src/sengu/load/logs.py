@@ -8,7 +8,15 @@ distinct value (`latency_ms`, `epoch`), not once per line.
 
 A line that does not match is not an error: `why` says what is wrong with it (the request line, the
 status, the time, or the shape of the whole line) for the parse report. nginx escapes `"` in logged
-variables as `\\x22`, so a quoted field ends at the next `"`.
+variables as `\\x22`, so a quoted field ends at the next `"` — except in a JSON log format
+(`escape=json`, or a format that is a JSON object), where a value is read as a JSON string: `\\"` inside
+does not end it.
+
+What nginx logged is not what the client sent: it writes a non-ASCII or unsafe byte of `$request` as
+`\\xHH` (and with `escape=json`, `\\"`, `\\\\`, `\\u00HH`). `unescape` turns a target back into what was
+sent — `/blog/caf\\xC3\\xA9` → `/blog/café` — once per distinct target, before templating, so the replay
+reaches the path nginx saw (the engine percent-encodes non-ASCII as a browser would; nginx decodes it to
+the same `$uri`). Bytes that are not UTF-8, and control characters, stay percent-encoded (`%E9`).
 """
 
 from __future__ import annotations
@@ -84,6 +92,7 @@ class LogFormat:
     loose: re.Pattern[str]  # the same shape with every field free: tells which field made a line fail
     checks: tuple[tuple[str, re.Pattern[str], str], ...]  # (loose group, strict pattern, what it should be)
     logged: frozenset[str]  # the GROUPS this format captures; the others are always empty
+    escaped: bool = True  # values carry nginx's escapes (\xHH, or JSON's): targets go through `unescape`
     indices: tuple[int, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -119,6 +128,8 @@ class LogFormat:
         method, target, args, status, latency, time, host = raw
         if args and args != "-":
             target = f"{target}?{args}"
+        if self.escaped:
+            target = unescape(target)
         return Record(method or "GET", target or "/", status, latency_ms(latency), epoch(time), host.lower())
 
     def why(self, line: str) -> tuple[str, str]:
@@ -199,6 +210,44 @@ def _epoch_local(raw: str) -> int:
     return calendar.timegm((year, mon, day, hh, mm, ss, 0, 0, 0)) - offset
 
 
+_ESCAPE = re.compile(r'\\(?:x([0-9A-Fa-f]{2})|u([0-9A-Fa-f]{4})|(["\\/bfnrt]))')
+_JSON_CHAR = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"}
+# What cannot go into a request line as it is: control characters, and bytes that were not UTF-8 (held
+# as lone surrogates by surrogateescape).
+_UNSENDABLE = re.compile("[\x00-\x1f\x7f\udc80-\udcff]+")
+
+
+def unescape(text: str) -> str:
+    """A logged value with nginx's escapes turned back into what the client sent.
+
+    `\\xHH` is a byte (nginx's default escaping of `"`, `\\`, control and non-ASCII bytes); `\\"`, `\\\\`,
+    `\\uXXXX`… are JSON's (`escape=json`). Each escaping never writes the other's escapes, so one decoder
+    reads both. The bytes are read as UTF-8; what is not UTF-8, and control characters, come back
+    percent-encoded, so the result is text a request line can carry.
+    """
+    if "\\" not in text:
+        return text
+    out = bytearray()
+    pos = 0
+    for m in _ESCAPE.finditer(text):
+        out += text[pos : m.start()].encode("utf-8", "surrogateescape")
+        byte, code, char = m.groups()
+        if byte is not None:
+            out.append(int(byte, 16))
+        elif code is not None:
+            out += chr(int(code, 16)).encode("utf-8", "surrogatepass")
+        else:
+            out += _JSON_CHAR[char].encode("ascii")
+        pos = m.end()
+    out += text[pos:].encode("utf-8", "surrogateescape")
+    decoded = bytes(out).decode("utf-8", "surrogateescape")
+    return _UNSENDABLE.sub(_percent, decoded)
+
+
+def _percent(m: re.Match[str]) -> str:
+    return "".join(f"%{b:02X}" for b in m.group().encode("utf-8", "surrogateescape"))
+
+
 def excerpt(text: str, limit: int = 60) -> str:
     cut = text if len(text) <= limit else text[:limit] + "…"
     return f"'{cut}'" if cut.isprintable() else repr(cut)
@@ -218,26 +267,37 @@ def _label(group: str) -> str:
 # nginx log_format → regex
 
 
-def _clean_format(text: str) -> str:
-    """The format string as the user pasted it: accept `log_format main '…' '…';` and quoted pieces."""
+def _clean_format(text: str) -> tuple[str, str]:
+    """The format string as the user pasted it, and its escaping (default, json or none): accept
+    `log_format main escape=json '…' '…';`, quoted pieces, and `escape=…` before the string."""
     s = text.strip().rstrip(";").strip()
+    escape = "default"
     if s.startswith("log_format"):
         words = s.split(None, 2)
         s = words[2] if len(words) == 3 else ""
-        while s.startswith("escape=") or s.startswith("if="):
-            s = s.partition(" ")[2].lstrip()
+    while s.startswith("escape=") or s.startswith("if="):
+        word, _, s = s.partition(" ")
+        s = s.lstrip()
+        if word.startswith("escape="):
+            escape = word.removeprefix("escape=")
     # Only single quotes: a format may itself start with a double-quoted field ("$request" …).
     if _QUOTED_PIECES.fullmatch(s):
         s = "".join(re.findall(r"'([^']*)'", s))
-    return s
+    return s, escape
 
 
-def _stop(follow: str | None) -> str:
+# A JSON string's content: anything but `"`, `\` and newlines, or a backslash escape (unrolled: fast).
+_JSON_STRING = r'[^"\\\n]*(?:\\.[^"\\\n]*)*'
+
+
+def _stop(follow: str | None, json: bool = False) -> str:
     """A pattern for a free field: everything up to the next literal character of the format."""
     if follow is None:
         return r"[^\n]*"
     if follow == "":
         return ".*?"
+    if json and follow == '"':
+        return _JSON_STRING
     return f"[^{re.escape(follow)}\\n]*"
 
 
@@ -249,7 +309,12 @@ def compile_nginx(text: str, *, name: str | None = None, strict_end: bool = True
     Other variables are skipped fields. `strict_end` False lets lines carry fields after the format's
     last one (the named formats: many setups append to `combined`).
     """
-    fmt = _clean_format(text)
+    fmt, escape = _clean_format(text)
+    if escape not in ("default", "json", "none"):
+        raise UserError(f"log format: escape={escape} is not one of nginx's (default, json, none)")
+    # A format that is a JSON object is read as JSON even when the escape= was not pasted with it: with
+    # nginx's default escaping its values hold no backslash-quote, so reading them as JSON strings is safe.
+    json = escape == "json" or (fmt.startswith("{") and fmt.endswith("}"))
     tokens: list[tuple[str, str]] = []  # ("lit", text) or ("var", name)
     pos = 0
     for m in _VAR.finditer(fmt):
@@ -302,11 +367,13 @@ def compile_nginx(text: str, *, name: str | None = None, strict_end: bool = True
             continue
         nxt = tokens[i + 1] if i + 1 < len(tokens) else None
         follow = None if nxt is None else (nxt[1][0] if nxt[0] == "lit" else "")
-        free = _stop(follow)
+        free = _stop(follow, json)
         group = role.get(value) if value not in seen else None
         seen.add(value)
         if group == "request":
-            if follow == '"':
+            if follow == '"' and json:
+                req = rf'(?P<m>{_METHOD}) (?P<t>(?:[^ "\\]|\\.)+)(?: {_JSON_STRING})?'
+            elif follow == '"':
                 req = rf'(?P<m>{_METHOD}) (?P<t>[^ "]+)(?: [^"]*)?'
             else:
                 req = rf"(?P<m>{_METHOD}) (?P<t>[^\s{re.escape(follow or ' ')}]+)(?: HTTP/[0-9.]+)?"
@@ -341,6 +408,7 @@ def compile_nginx(text: str, *, name: str | None = None, strict_end: bool = True
         loose=loose_pattern,
         checks=tuple(checks),
         logged=frozenset(captured & set(GROUPS)),
+        escaped=escape != "none",
     )
 
 
@@ -376,7 +444,8 @@ def _alb() -> LogFormat:
         ("status", re.compile(r"\d{3}|-"), "a 3-digit status"),
         ("alb_request", re.compile(_ALB_REQUEST), "'METHOD scheme://host/path PROTOCOL'"),
     )
-    return LogFormat("alb", re.compile(strict), re.compile(loose), checks, frozenset(GROUPS) - {"a"})
+    # ALB logs the request as the client sent it, without escapes of its own.
+    return LogFormat("alb", re.compile(strict), re.compile(loose), checks, frozenset(GROUPS) - {"a"}, escaped=False)
 
 
 NAMED = ("combined", "common", "alb")

@@ -24,8 +24,9 @@ def fmt_num(value: float) -> str:
     return text.rstrip("0").rstrip(".")
 
 
-def fmt_ms(value: float) -> str:
-    return f"{fmt_num(value)} ms"
+def fmt_ms(value: float | None) -> str:
+    """Milliseconds; None (nothing measured, e.g. no answers) reads "-", never 0 ms."""
+    return "-" if value is None else f"{fmt_num(value)} ms"
 
 
 def fmt_rate(value: float) -> str:
@@ -41,3 +42,15 @@ def fmt_pct(fraction: float) -> str:
         return f"{percent:.2g}%"
     text = f"{percent:.2f}".rstrip("0").rstrip(".")
     return f"{text}%"
+
+
+def fmt_seconds(seconds: float) -> str:
+    """A length of time for people: 45 s, 2 min 55 s, 1 h 5 min."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{fmt_num(round(seconds, 1))} s"
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    return f"{minutes} min {secs} s" if secs else f"{minutes} min"

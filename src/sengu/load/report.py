@@ -61,6 +61,8 @@ h3 { font-size: 15px; margin: 18px 0 6px; }
 .mode { padding: 10px 14px; border-radius: 6px; background: var(--panel); border-left: 4px solid #1f77b4; }
 .mode.closed { border-left-color: var(--warn-line); background: var(--warn-bg); }
 .mode strong { display: block; }
+.interrupted { padding: 10px 14px; margin: 0 0 10px; border-radius: 6px; background: var(--warn-bg);
+               border-left: 4px solid var(--bad); }
 .warnings { background: var(--warn-bg); border: 1px solid var(--warn-line); border-radius: 6px;
             padding: 8px 14px 8px 30px; }
 .verdict { font-size: 16px; padding: 10px 14px; border-radius: 6px; background: var(--panel); }
@@ -301,9 +303,9 @@ def _summary(result: Result) -> str:
         _tile("requests", fmt_num(result.requests)),
         _tile("errors", fmt_num(result.errors), bad=result.errors > 0),
         _tile("error rate", fmt_pct(result.error_rate), bad=result.errors > 0),
-        _tile("p50", fmt_ms(result.latency_ms.p50)),
-        _tile("p99", fmt_ms(result.latency_ms.p99)),
-        _tile("max", fmt_ms(result.latency_ms.max)),
+        _tile("p50", fmt_ms(result.latency_ms.ms("p50"))),
+        _tile("p99", fmt_ms(result.latency_ms.ms("p99"))),
+        _tile("max", fmt_ms(result.latency_ms.ms("max"))),
         _tile("overflow", fmt_num(result.overflow), bad=result.overflow > 0),
         _tile("duration", f"{fmt_num(result.duration_s)} s"),
         _tile("workers × connections", f"{result.workers} × {fmt_num(result.connections)}"),
@@ -318,12 +320,12 @@ def _latency_table(result: Result) -> str:
         return [
             f'<td class="text">{_e(name)} <span class="muted">{_e(note)}</span></td>',
             _e(fmt_num(latency.count)),
-            _e(fmt_ms(latency.mean)),
-            _e(fmt_ms(latency.p50)),
-            _e(fmt_ms(latency.p90)),
-            _e(fmt_ms(latency.p99)),
-            _e(fmt_ms(latency.p999)),
-            _e(fmt_ms(latency.max)),
+            _e(fmt_ms(latency.ms("mean"))),
+            _e(fmt_ms(latency.ms("p50"))),
+            _e(fmt_ms(latency.ms("p90"))),
+            _e(fmt_ms(latency.ms("p99"))),
+            _e(fmt_ms(latency.ms("p999"))),
+            _e(fmt_ms(latency.ms("max"))),
         ]
 
     if result.mode == "closed":
@@ -392,10 +394,10 @@ def _endpoints_table(result: Result) -> str:
                 _e(fmt_pct(e.requests / total)),
                 f'<td class="bad">{_e(fmt_num(e.errors))}</td>' if e.errors else "0",
                 _e(fmt_pct(rate)),
-                _e(fmt_ms(e.latency_ms.p50)),
-                _e(fmt_ms(e.latency_ms.p90)),
-                _e(fmt_ms(e.latency_ms.p99)),
-                _e(fmt_ms(e.latency_ms.max)),
+                _e(fmt_ms(e.latency_ms.ms("p50"))),
+                _e(fmt_ms(e.latency_ms.ms("p90"))),
+                _e(fmt_ms(e.latency_ms.ms("p99"))),
+                _e(fmt_ms(e.latency_ms.ms("max"))),
                 f'<td class="text">{_e(statuses)}</td>',
             ]
         )
@@ -431,9 +433,21 @@ def _status_tables(result: Result) -> str:
     return out
 
 
+def _interrupted_banner(text: str) -> str:
+    return f'<div class="interrupted"><strong>Interrupted (Ctrl-C).</strong> {_e(text)}</div>'
+
+
 def _run_body(result: Result, *, heading: int = 2) -> str:
     h = f"h{heading}"
     parts = [_mode_banner(result)]
+    if result.interrupted:
+        parts.insert(
+            0,
+            _interrupted_banner(
+                f"Stopped after {fmt_num(round(result.duration_s, 1))} s of the {fmt_num(result.planned_s or 0)} s "
+                "planned: a partial result, over the part that ran."
+            ),
+        )
     if result.warnings:
         items = "".join(f"<li>{_e(w)}</li>" for w in result.warnings)
         parts.append(f'<{h}>Warnings</{h}><ul class="warnings">{items}</ul>')
@@ -489,7 +503,14 @@ def _step_section(results: Sequence[Result], knee: Knee | None) -> str:
             verdicts[id(r)] = (not reasons, reasons)
     ordered = sorted(results, key=lambda r: r.offered_rate if r.offered_rate is not None else r.achieved_rate)
     with_rate = [r for r in ordered if r.offered_rate is not None]
+    timed = [r for r in with_rate if r.latency_ms.measured]  # a step nobody answered has no latency to plot
     parts = ["<h2>Step search</h2>"]
+    if knee is not None and knee.interrupted:
+        parts.append(
+            _interrupted_banner(
+                f"The search stopped after {len(knee.steps)} step(s); the last may be cut short and has no verdict."
+            )
+        )
     if knee is not None:
         parts.append(_verdict(knee))
         parts.append(f"<p>SLO: {_e(_slo_text(knee.slo))}.</p>")
@@ -533,9 +554,9 @@ def _step_section(results: Sequence[Result], knee: Knee | None) -> str:
             )
         )
         hlines = []
-        lows = [r.latency_ms.p50 for r in with_rate if r.latency_ms.p50 > 0]
+        lows = [r.latency_ms.p50 for r in timed if r.latency_ms.p50 > 0]
         # Past the knee p99 grows by orders of magnitude; a linear axis would flatten every good step.
-        log_y = bool(lows) and max(r.latency_ms.p99 for r in with_rate) > 50 * min(lows)
+        log_y = bool(lows) and max(r.latency_ms.p99 for r in timed) > 50 * min(lows)
         if knee is not None and knee.slo.max_p99_ms is not None:
             hlines.append((knee.slo.max_p99_ms, f"SLO p99 {fmt_ms(knee.slo.max_p99_ms)}", _RED))
         parts.append(
@@ -544,16 +565,16 @@ def _step_section(results: Sequence[Result], knee: Knee | None) -> str:
                     _Series(
                         "p99",
                         _ORANGE,
-                        [(r.offered_rate or 0.0, r.latency_ms.p99) for r in with_rate],
+                        [(r.offered_rate or 0.0, r.latency_ms.p99) for r in timed],
                         dots=True,
-                        tips=[tip(r, f"p99 {fmt_ms(r.latency_ms.p99)}") for r in with_rate],
+                        tips=[tip(r, f"p99 {fmt_ms(r.latency_ms.ms('p99'))}") for r in timed],
                     ),
                     _Series(
                         "p50",
                         _GREEN,
-                        [(r.offered_rate or 0.0, r.latency_ms.p50) for r in with_rate],
+                        [(r.offered_rate or 0.0, r.latency_ms.p50) for r in timed],
                         dots=True,
-                        tips=[tip(r, f"p50 {fmt_ms(r.latency_ms.p50)}") for r in with_rate],
+                        tips=[tip(r, f"p50 {fmt_ms(r.latency_ms.ms('p50'))}") for r in timed],
                     ),
                 ],
                 title="Latency per offered rate" + (" (log scale)" if log_y else ""),
@@ -580,10 +601,10 @@ def _step_section(results: Sequence[Result], knee: Knee | None) -> str:
                 _e(fmt_rate(r.achieved_rate)),
                 _e(fmt_num(r.requests)),
                 _e(fmt_pct(r.error_rate)),
-                _e(fmt_ms(r.latency_ms.p50)),
-                _e(fmt_ms(r.latency_ms.p99)),
-                _e(fmt_ms(r.latency_ms.max)),
-                _e(fmt_ms(r.send_lag_ms.p99)),
+                _e(fmt_ms(r.latency_ms.ms("p50"))),
+                _e(fmt_ms(r.latency_ms.ms("p99"))),
+                _e(fmt_ms(r.latency_ms.ms("max"))),
+                _e(fmt_ms(r.send_lag_ms.ms("p99"))),
                 _e(fmt_num(r.overflow)),
                 verdict,
             ]
@@ -600,7 +621,7 @@ def _step_section(results: Sequence[Result], knee: Knee | None) -> str:
         ok, reasons = verdicts.get(id(r), (True, []))
         status = "" if knee is None else (" — ok" if ok else " — broke: " + "; ".join(reasons))
         parts.append(
-            f"<details><summary>{_e(offered)}: p99 {_e(fmt_ms(r.latency_ms.p99))}, achieved "
+            f"<details><summary>{_e(offered)}: p99 {_e(fmt_ms(r.latency_ms.ms('p99')))}, achieved "
             f"{_e(fmt_rate(r.achieved_rate))}{_e(status)}</summary>{_run_body(r, heading=3)}</details>"
         )
     return "".join(parts)

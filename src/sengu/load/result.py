@@ -7,6 +7,10 @@ generator down (coordinated omission); `service_ms` counts from the moment the r
 written, and `send_lag_ms` is the difference — large send lag means the generator, not the server, was
 late. In the closed model (`--rate max`) there is no schedule: `offered_rate` is None and `latency_ms`
 equals `service_ms`.
+
+Latency is measured on answers only (a refused connection has no latency): a distribution with
+``count == 0`` measured nothing, is written as ``null`` in JSON and shown as "-", never as 0 ms.
+A run stopped early by Ctrl-C is kept, with ``interrupted`` set and ``duration_s`` the part measured.
 """
 
 from __future__ import annotations
@@ -26,7 +30,11 @@ ERROR_CLASSES = ("connect", "timeout", "reset", "protocol", "overflow")
 
 @dataclass(frozen=True)
 class Latency:
-    """Percentiles of one latency distribution, in milliseconds (0 everywhere when nothing was measured)."""
+    """Percentiles of one latency distribution, in milliseconds.
+
+    ``count == 0`` means nothing was measured: the zeros are placeholders, never shown or written as
+    latencies (``to_json`` gives None, displays "-").
+    """
 
     count: int = 0
     mean: float = 0.0
@@ -36,8 +44,21 @@ class Latency:
     p999: float = 0.0
     max: float = 0.0
 
+    @property
+    def measured(self) -> bool:
+        return self.count > 0
+
+    def ms(self, name: str) -> float | None:
+        """One statistic (``p50``, ``p99``, ``max`` …), or None when nothing was measured."""
+        return float(getattr(self, name)) if self.measured else None
+
+    def to_json(self) -> dict[str, Any] | None:
+        return asdict(self) if self.measured else None
+
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Latency:
+    def from_json(cls, data: dict[str, Any] | None) -> Latency:
+        if data is None:
+            return cls()
         return cls(**{k: data[k] for k in ("count", "mean", "p50", "p90", "p99", "p999", "max") if k in data})
 
 
@@ -105,13 +126,25 @@ class Result:
     connections: int = 0
     generator_cpu: float | None = None  # share of one core the generator used, per worker on average
     started_at: str | None = None  # ISO 8601, UTC
+    interrupted: bool = False  # stopped early (Ctrl-C): duration_s is the part measured
+    planned_s: float | None = None  # when interrupted: the duration asked for
 
     @property
     def error_rate(self) -> float:
         return self.errors / self.requests if self.requests else 0.0
 
+    @property
+    def answered(self) -> int:
+        """Requests that got an HTTP answer, whatever its status."""
+        return sum(self.statuses.values())
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self) | {"error_rate": self.error_rate}
+        doc = asdict(self) | {"error_rate": self.error_rate}
+        for key in ("latency_ms", "service_ms", "send_lag_ms"):
+            doc[key] = getattr(self, key).to_json()
+        for data, endpoint in zip(doc["endpoints"], self.endpoints, strict=True):
+            data["latency_ms"] = endpoint.latency_ms.to_json()
+        return doc
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Result:
@@ -136,4 +169,6 @@ class Result:
             connections=data.get("connections", 0),
             generator_cpu=data.get("generator_cpu"),
             started_at=data.get("started_at"),
+            interrupted=bool(data.get("interrupted", False)),
+            planned_s=data.get("planned_s"),
         )

@@ -97,11 +97,13 @@ class _Builder:
         self.routes: dict[Shape, tuple[_Group, int]] = {}
         self.notes: list[str] = []
         self.compact_at = COMPACT_AT
+        self.escaped = True  # the file being read logs nginx's escapes (LogFormat.escaped)
 
     def _entry(self, method: str, target: str, cache: dict[str, Entry]) -> Entry:
         if len(cache) >= TARGET_CACHE:
             cache.clear()
-        found = template(target or "/")
+        # nginx's escapes back to what the client sent (/caf\xC3\xA9 → /café), once per distinct target.
+        found = template((logs.unescape(target) if self.escaped else target) or "/")
         if found is None:
             entry: Entry = (None, ())
         else:
@@ -169,6 +171,10 @@ class _Builder:
         match = fmt.pattern.match
         idx = fmt.indices
         caches = self.caches
+        if fmt.escaped != self.escaped:  # the same logged text means other bytes now: targets cached are stale
+            self.escaped = fmt.escaped
+            for stale in caches.values():
+                stale.clear()
         every_method = self.methods is None
         if not fmt.logs_method:
             caches[""] = caches.setdefault("GET", {})

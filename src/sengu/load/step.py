@@ -52,7 +52,8 @@ class Knee:
     ``rate`` is the highest offered rate held within the SLO (None when the first step already broke it).
     ``broke_at`` is the lowest rate seen to break it, ``broke_by`` why; both are None/empty when even
     ``max_rate`` held — then ``rate`` is only a lower bound of the knee. ``steps`` are in the order run
-    (refinement steps come last, so they are not sorted by rate).
+    (refinement steps come last, so they are not sorted by rate). When ``interrupted``, the last step may
+    be cut short: it has no verdict (``ok`` False, reason INTERRUPTED) and takes no part in the knee.
     """
 
     rate: float | None
@@ -60,11 +61,15 @@ class Knee:
     broke_by: list[str]
     steps: list[Step]
     slo: Slo = field(default_factory=Slo)
+    interrupted: bool = False  # stopped (Ctrl-C) before the search ended: the knee is what was found so far
 
     @property
     def found(self) -> bool:
         """True when the search saw the SLO break, so ``rate`` is a knee and not just a lower bound."""
         return self.broke_at is not None
+
+
+INTERRUPTED = "interrupted before the step ended: no verdict"
 
 
 # --- the SLO check ----------------------------------------------------------------------------------------
@@ -79,7 +84,10 @@ def slo_breaches(result: Result, slo: Slo) -> list[str]:
     if result.requests == 0:
         # Nothing measured is not a pass: every other check would read zeros as perfect.
         reasons.append("no request completed")
-    if slo.max_p99_ms is not None and result.latency_ms.p99 > slo.max_p99_ms:
+    elif not result.latency_ms.measured:
+        # Every request failed before an answer (refused, reset, timed out): no latency to hold a limit to.
+        reasons.append(f"no answers: all {fmt_num(result.requests)} requests failed")
+    if slo.max_p99_ms is not None and result.latency_ms.measured and result.latency_ms.p99 > slo.max_p99_ms:
         reasons.append(f"p99 {fmt_ms(result.latency_ms.p99)} > {fmt_ms(slo.max_p99_ms)}")
     if slo.max_error_rate is not None and result.error_rate > slo.max_error_rate:
         reasons.append(f"errors {fmt_pct(result.error_rate)} > {fmt_pct(slo.max_error_rate)}")
@@ -141,65 +149,109 @@ def find_knee(
     factor: float | None = None,
     refine: int = 0,
     on_step: Callable[[Step], None] | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Knee:
     """Raise the offered rate until the SLO breaks; return the knee and what broke it.
 
     ``run(rate)`` runs one step at that offered rate (open model) and returns its Result. ``refine`` is the
     number of bisection rounds between the last good and the first bad rate (each round is one more
     run and halves the uncertainty). ``on_step`` is told about every step as it finishes (for printing).
+    ``stop`` is asked before each step; True, or a step whose result is ``interrupted``, ends the search
+    with what it found so far (``Knee.interrupted``).
     """
     if refine < 0:
         raise UserError(f"the number of refinement rounds must be 0 or more, not {refine}")
     rates = step_rates(start=start, max_rate=max_rate, step=step, factor=factor)
     steps: list[Step] = []
 
+    class _Stopped(Exception):
+        pass
+
     def measure(rate: float) -> Step:
+        if stop is not None and stop():
+            raise _Stopped
         result = run(rate)
-        reasons = slo_breaches(result, slo)
-        done = Step(rate=rate, result=result, ok=not reasons, reasons=reasons)
+        if result.interrupted:  # part of a step says nothing about the SLO
+            done = Step(rate=rate, result=result, ok=False, reasons=[INTERRUPTED])
+        else:
+            reasons = slo_breaches(result, slo)
+            done = Step(rate=rate, result=result, ok=not reasons, reasons=reasons)
         steps.append(done)
         if on_step is not None:
             on_step(done)
+        if result.interrupted:
+            raise _Stopped
         return done
 
     good: float | None = None
     bad: Step | None = None
-    for rate in rates:
-        measured = measure(rate)
-        if not measured.ok:
-            bad = measured
-            break
-        good = rate
-    if bad is None:
-        return Knee(rate=good, broke_at=None, broke_by=[], steps=steps, slo=slo)
-    # Refining below a first step that already broke would only search for the right start: say so instead.
-    if good is not None:
-        for _ in range(refine):
-            middle = (good + bad.rate) / 2
-            measured = measure(middle)
-            if measured.ok:
-                good = middle
-            else:
+    try:
+        for rate in rates:
+            measured = measure(rate)
+            if not measured.ok:
                 bad = measured
-    return Knee(rate=good, broke_at=bad.rate, broke_by=list(bad.reasons), steps=steps, slo=slo)
+                break
+            good = rate
+        # Refining below a first step that already broke would only search for the right start: say so instead.
+        if bad is not None and good is not None:
+            for _ in range(refine):
+                middle = (good + bad.rate) / 2
+                measured = measure(middle)
+                if measured.ok:
+                    good = middle
+                else:
+                    bad = measured
+    except _Stopped:
+        return _knee(good, bad, steps, slo, interrupted=True)
+    return _knee(good, bad, steps, slo, interrupted=False)
+
+
+def _knee(good: float | None, bad: Step | None, steps: list[Step], slo: Slo, *, interrupted: bool) -> Knee:
+    if bad is None:
+        return Knee(rate=good, broke_at=None, broke_by=[], steps=steps, slo=slo, interrupted=interrupted)
+    return Knee(rate=good, broke_at=bad.rate, broke_by=list(bad.reasons), steps=steps, slo=slo, interrupted=interrupted)
+
+
+def verdict(step: Step) -> str:
+    """A step's verdict in words: ok, broke: why, or interrupted."""
+    if step.ok:
+        return "ok"
+    if step.reasons == [INTERRUPTED]:
+        return INTERRUPTED
+    return "broke: " + "; ".join(step.reasons)
+
+
+def format_step(step: Step) -> str:
+    """One step as a row of the table format_knee prints (and `sengu load step` prints as each step ends)."""
+    r = step.result
+    return (
+        f"{fmt_rate(step.rate):>12}  {fmt_rate(r.achieved_rate):>12}  {fmt_ms(r.latency_ms.ms('p99')):>11}  "
+        f"{fmt_pct(r.error_rate):>7}  {verdict(step)}"
+    )
+
+
+STEP_HEADER = f"{'offered':>12}  {'achieved':>12}  {'p99':>11}  {'errors':>7}  verdict"
 
 
 def format_knee(knee: Knee) -> str:
     """The terminal summary of a search: one line per step, then the verdict."""
-    lines = [f"{'offered':>12}  {'achieved':>12}  {'p99':>11}  {'errors':>7}  verdict"]
-    for s in sorted(knee.steps, key=lambda s: s.rate):
-        r = s.result
-        verdict = "ok" if s.ok else "broke: " + "; ".join(s.reasons)
+    lines = [STEP_HEADER]
+    lines.extend(format_step(s) for s in sorted(knee.steps, key=lambda s: s.rate))
+    if knee.interrupted:
         lines.append(
-            f"{fmt_rate(s.rate):>12}  {fmt_rate(r.achieved_rate):>12}  {fmt_ms(r.latency_ms.p99):>11}  "
-            f"{fmt_pct(r.error_rate):>7}  {verdict}"
+            f"INTERRUPTED after {len(knee.steps)} step(s): the search did not finish; what follows is what the "
+            "steps measured so far showed."
         )
-    if knee.rate is None:
+    if knee.rate is None and knee.broke_at is None:
+        lines.append("No step held the SLO before the search was stopped.")
+    elif knee.rate is None:
         first = knee.steps[0].rate if knee.steps else 0.0
         lines.append(
             f"No knee: the first step ({fmt_rate(first)}) already broke the SLO ({'; '.join(knee.broke_by)}). "
             "Start lower."
         )
+    elif knee.broke_at is None and knee.interrupted:
+        lines.append(f"The SLO held up to {fmt_rate(knee.rate)}, the highest rate measured before the stop.")
     elif knee.broke_at is None:
         lines.append(
             f"The SLO held up to the highest rate tried, {fmt_rate(knee.rate)}: the knee is above it. Raise --max-rate."

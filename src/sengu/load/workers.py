@@ -6,6 +6,10 @@ together. Each sends back its HDR histograms encoded (hdrh's compressed format) 
 parent merges them exactly — percentiles of the whole, not an average of percentiles. Every second each
 worker also sends its progress, which the parent combines for the live display.
 
+Ctrl-C: the workers ignore SIGINT themselves (a terminal sends it to the whole process group); the parent,
+told by its ``stop`` callable, sets one stop event they all poll, so each ends early and still reports
+what it measured.
+
 A worker that dies or fails is reported in the Result's warnings (or raised, when none is left), never
 left out silently.
 """
@@ -13,6 +17,7 @@ left out silently.
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
 import traceback
 from collections.abc import Callable
@@ -22,7 +27,16 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.synchronize import Event
 
 from sengu.core.errors import Failure, UserError
-from sengu.load.engine import LoadConfig, Measurements, Progress, ProgressCallback, build_result, measure, prepare
+from sengu.load.engine import (
+    LoadConfig,
+    Measurements,
+    Progress,
+    ProgressCallback,
+    Stop,
+    build_result,
+    measure,
+    prepare,
+)
 from sengu.load.result import Result, Second
 
 # How long workers get to start (a fresh interpreter importing the engine) and, after the run's own
@@ -40,15 +54,16 @@ class _Failed:
     detail: str
 
 
-def _worker(index: int, count: int, config: LoadConfig, out: Connection, start: Event) -> None:
+def _worker(index: int, count: int, config: LoadConfig, out: Connection, start: Event, stop: Event) -> None:
     """A worker process's entry point: prepare, wait for the start, run, report."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides (see the module doc)
     try:
         share = config.share(index, count)
         prepare(share)  # encode and validate before the start, so a bad config fails fast
         out.send(("ready", None))
         if not start.wait(_START_TIMEOUT_S):
             return
-        measurements = measure(share, lambda p: out.send(("progress", p)), keep_seconds=True)
+        measurements = measure(share, lambda p: out.send(("progress", p)), keep_seconds=True, stop=stop.is_set)
         out.send(("result", measurements))
     except BaseException as exc:
         out.send(("failed", _Failed(isinstance(exc, UserError), str(exc), traceback.format_exc())))
@@ -101,41 +116,46 @@ class _ProgressMerger:
         )
 
 
-def run(config: LoadConfig, workers: int = 1, progress: ProgressCallback | None = None) -> Result:
+def run(
+    config: LoadConfig, workers: int = 1, progress: ProgressCallback | None = None, stop: Stop | None = None
+) -> Result:
     """Run the load in ``workers`` processes (one per core is the point) and merge what they measured.
 
     ``workers == 1`` runs in this process. ``progress`` is called in this process about once a second.
+    ``stop`` is polled in this process; True ends the run early, with what was measured so far.
     Raises UserError for a bad config, Failure when every worker failed.
     """
-    parts, warnings = run_parts(config, workers, progress)
+    parts, warnings = run_parts(config, workers, progress, stop)
     offered = config.schedule.mean_rate if config.schedule is not None else None
     return build_result(parts, warnings, offered_rate=offered)
 
 
 def run_parts(
-    config: LoadConfig, workers: int = 1, progress: ProgressCallback | None = None
+    config: LoadConfig, workers: int = 1, progress: ProgressCallback | None = None, stop: Stop | None = None
 ) -> tuple[list[Measurements], list[str]]:
     """As `run`, but what each process measured, unmerged (histograms encoded), and the warnings: what a
     pod of a distributed run hands its coordinator, which merges every pod's parts exactly."""
     if workers < 1:
         raise UserError(f"--workers must be at least 1, not {workers}")
     if workers == 1:
-        return [measure(config, progress, keep_seconds=True)], []
+        return [measure(config, progress, keep_seconds=True, stop=stop)], []
     prepare(config)  # the user's mistakes, once and here, rather than once per worker
     if config.connections < workers:
         raise UserError(f"--connections ({config.connections}) must be at least --workers ({workers})")
-    return _Pool(config, workers, progress).run()
+    return _Pool(config, workers, progress, stop).run()
 
 
 class _Pool:
     """The parent's side: one pipe per worker, so a worker killed mid-write garbles only its own, and its
     death shows at once as the end of its pipe."""
 
-    def __init__(self, config: LoadConfig, workers: int, progress: ProgressCallback | None) -> None:
+    def __init__(self, config: LoadConfig, workers: int, progress: ProgressCallback | None, stop: Stop | None) -> None:
         self.config = config
         self.workers = workers
         self.context = multiprocessing.get_context("spawn")
         self.start = self.context.Event()
+        self.stop = stop
+        self.stopping = self.context.Event()  # set once `stop` says so: every worker polls it
         self.procs: list[BaseProcess] = []
         self.pipes: dict[int, Connection] = {}  # still open
         self.ready: set[int] = set()
@@ -150,7 +170,7 @@ class _Pool:
                 reader, writer = self.context.Pipe(duplex=False)
                 proc = self.context.Process(
                     target=_worker,
-                    args=(i, self.workers, self.config, writer, self.start),
+                    args=(i, self.workers, self.config, writer, self.start, self.stopping),
                     name=f"sengu-load-worker-{i}",
                     daemon=True,  # dies with the parent, whatever happens to it
                 )
@@ -173,12 +193,15 @@ class _Pool:
 
     def _wait(self, done: Callable[[], bool], deadline: float) -> None:
         while not done():
+            if self.stop is not None and not self.stopping.is_set() and self.stop():
+                self.stopping.set()
             timeout = deadline - time.monotonic()
             if timeout <= 0:
                 for i in list(self.pipes):
                     self._close(i, "did not report in time and was stopped")
                 return
-            for reader in wait(list(self.pipes.values()), timeout=min(timeout, 1.0)):
+            # Short waits while a stop may come: a signal handler only sets a flag, read here.
+            for reader in wait(list(self.pipes.values()), timeout=min(timeout, 1.0 if self.stop is None else 0.1)):
                 index = next(i for i, r in self.pipes.items() if r is reader)
                 self._receive(index)
 

@@ -9,17 +9,22 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from sengu.core.errors import UserError
+from sengu.core.help import App
 
 if TYPE_CHECKING:
     from sengu.runners.labels import Launch
     from sengu.runners.spec import RunnerPool
 
-app = typer.Typer(
+app = App(
     help=(
-        "CI runners: one ephemeral GitHub Actions runner per workflow job, on the backend, architecture,\n"
-        "size, capacity type and IAM role its runs-on labels ask for (kind: RunnerPool).\n\n"
-        "A job is sengu's when runs-on includes self-hosted and sengu, e.g.\n"
-        "  runs-on: [self-hosted, sengu, arm64, cpu-4, mem-8g]"
+        "CI runners: one ephemeral GitHub Actions runner per workflow job (kind: RunnerPool).\n\n"
+        "Each runner is made on the backend, architecture, size, capacity type and IAM role its job's\n"
+        "runs-on labels ask for. A job is sengu's when runs-on includes self-hosted and sengu, e.g.\n"
+        "  runs-on: [self-hosted, sengu, arm64, cpu-4, mem-8g]\n\n"
+        "Examples:\n"
+        "  sengu runners explain --pool pool.yaml self-hosted sengu arm64 cpu-4\n"
+        "  sengu up pool.yaml\n"
+        "  sengu runners list"
     ),
     no_args_is_help=True,
     rich_markup_mode=None,
@@ -51,13 +56,13 @@ def explain(
         list[str],
         typer.Argument(help="The job's runs-on labels, e.g. self-hosted sengu cpu-4.", show_default=False),
     ],
-    pool: Annotated[Path, typer.Option("--pool", "-p", help="File with the RunnerPool.", show_default=False)],
+    pool: Annotated[Path, typer.Option("--pool", help="File with the RunnerPool.", show_default=False)],
     repo: Annotated[
         str | None,
-        typer.Option("--repo", "-r", help="OWNER/NAME: apply the policy for this repository.", show_default=False),
+        typer.Option("--repo", metavar="OWNER/NAME", help="Apply the policy for this repository.", show_default=False),
     ] = None,
     name: Annotated[
-        str | None, typer.Option("--name", "-n", help="The RunnerPool, when the file has several.", show_default=False)
+        str | None, typer.Option("--name", help="The RunnerPool, when the file has several.", show_default=False)
     ] = None,
     output: Annotated[str, typer.Option("--output", "-o", help="text or json.")] = "text",
 ) -> None:
@@ -65,7 +70,9 @@ def explain(
 
     Without --repo the policy is not applied. A bad pool file prints its problems and exits 2.
 
-    Example: sengu runners explain --pool pool.yaml --repo my-org/app self-hosted sengu arm64 cpu-4
+    Examples:
+      sengu runners explain --pool pool.yaml self-hosted sengu arm64 cpu-4
+      sengu runners explain --pool pool.yaml --repo my-org/app -o json self-hosted sengu arm64 cpu-4
     """
     from sengu.runners.labels import Launch, Rejection, resolve_labels
 
@@ -114,13 +121,17 @@ def list_(
         Path | None,
         typer.Option(envvar="SENGU_HOME", help="State directory of `sengu up`.", show_default=False),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Jobs to show, newest first.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="Jobs to show, newest first.")] = 50,
     output: Annotated[str, typer.Option("--output", "-o", help="table or json.")] = "table",
 ) -> None:
     """Workflow jobs seen by `sengu up` and the runners made for them: state, backend, reason.
 
     JSON rows have pool, job_id, run_attempt, repository, labels, state, runner_name, backend, reason,
     queued_at, launched_at, started_at, finished_at, stopped_at.
+
+    Examples:
+      sengu runners list
+      sengu runners list --home /var/lib/sengu --limit 20 -o json
     """
     from rich.console import Console
     from rich.table import Table

@@ -1,10 +1,12 @@
 """The runners component of `sengu up`: webhook intake, the job processor, and the reconciler.
 
-Intake only verifies and stores (the delivery is committed before GitHub gets its answer), then wakes the
-processor, so the answer takes milliseconds. The processor turns deliveries into state-machine events
-(runners/machine.py), saves the new state, then carries out the actions; the reconciler feeds the same
-events from the GitHub API, so a lost webhook still gets a runner and a job cancelled before it started
-releases its runner.
+Intake only verifies, routes and stores (the delivery is committed before GitHub gets its answer), then
+wakes the processor, so the answer takes milliseconds. A body over GitHub's 25 MB cap is refused before it
+is held, a bad signature before anything is parsed, a malformed payload before anything is stored. A
+delivery goes to the pools whose secret signed it, whose installation sent it and that serve its repository.
+The processor turns deliveries into state-machine events (runners/machine.py), saves the new state, then
+carries out the actions; the reconciler feeds the same events from the GitHub API, so a lost webhook still
+gets a runner and a job cancelled before it started releases its runner.
 """
 
 from __future__ import annotations
@@ -35,8 +37,8 @@ from sengu.runners.github import GitHubApp, GitHubError, RateBudget, RunnerBusy
 from sengu.runners.labels import Launch, Rejection, resolve_labels
 from sengu.runners.reports import RejectionReporter
 from sengu.runners.spec import RunnerPool
-from sengu.runners.store import Delivery, RunnerStore
-from sengu.runners.webhook import MalformedWebhook, parse_workflow_job, verify_signature
+from sengu.runners.store import PRUNE_BATCH, Delivery, RunnerStore
+from sengu.runners.webhook import MAX_PAYLOAD, MalformedWebhook, parse_workflow_job, verify_signature
 
 log = logging.getLogger("sengu.runners")
 
@@ -45,13 +47,18 @@ REGISTRATION_GRACE = timedelta(seconds=10)  # a runner registered just now may n
 NOT_OURS = "labels are not ours"  # the spec changed under a queued job: nothing to tell its repository
 # Seconds: launches take milliseconds here and tens of seconds on Fargate; a job may wait minutes for room.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+PRUNE_EVERY_S = 600.0  # deliveries past their retention are deleted this often
+# A workflow_job payload is ~10 KB. Bodies past LARGE_BODY are held by at most LARGE_BODIES requests at once,
+# so many large posts (authentic or not: that is known only at the end) cannot add up to gigabytes.
+LARGE_BODY = 1024 * 1024
+LARGE_BODIES = 1
 
 
 @dataclass
 class PoolRuntime:
     pool: RunnerPool
     github: GitHubApp
-    webhook_secret: bytes
+    webhook_secrets: tuple[bytes, ...]  # the current secret, and the previous one while rotating
     backends: dict[str, Backend]
     limits: machine.Limits
     reporter: RejectionReporter | None = None
@@ -63,6 +70,15 @@ class PoolRuntime:
     def scope(self, repository: str) -> str:
         gh = self.pool.spec.github
         return gh.owner if gh.owner is not None else repository
+
+    def signed(self, body: bytes, signature: str) -> bool:
+        return any(verify_signature(secret, body, signature) for secret in self.webhook_secrets)
+
+    def serves(self, installation_id: int | None, repository: str) -> bool:
+        """Jobs of `repository` sent by `installation_id` (None: a webhook without one) are this pool's to
+        consider: one App installed on several accounts signs all their deliveries with one secret."""
+        gh = self.pool.spec.github
+        return (installation_id is None or installation_id == gh.installation_id) and gh.serves(repository)
 
 
 class RunnerEngine:
@@ -77,6 +93,7 @@ class RunnerEngine:
         registry: CollectorRegistry,
         reconcile_s: float = 60.0,
         tick_s: float = 10.0,
+        prune_s: float = PRUNE_EVERY_S,
         concurrent_launches: int = 32,
     ):
         self.pools = {p.name: p for p in pools}
@@ -84,6 +101,7 @@ class RunnerEngine:
         self.clock = clock
         self.reconcile_s = reconcile_s
         self.tick_s = tick_s
+        self.prune_s = prune_s
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
@@ -93,6 +111,7 @@ class RunnerEngine:
         self._work: set[asyncio.Task[None]] = set()
         self._launching: dict[str, asyncio.Task[None]] = {}  # runner name → its launch in flight
         self._launch_slots = asyncio.Semaphore(concurrent_launches)
+        self._large_bodies = asyncio.Semaphore(LARGE_BODIES)
         self.deliveries = Counter(
             "sengu_runners_deliveries", "Webhook deliveries by result.", ["result"], registry=registry
         )
@@ -106,7 +125,11 @@ class RunnerEngine:
         self.orphans = Counter(
             "sengu_runners_orphans_reaped", "Orphans removed by the janitor.", ["what"], registry=registry
         )
-        self.open_jobs = Gauge("sengu_runners_open_jobs", "Jobs queued, launching or running.", registry=registry)
+        self.open_jobs = Gauge(
+            "sengu_runners_open_jobs",
+            "Jobs not over: waiting for an approval, queued, launching or running.",
+            registry=registry,
+        )
         self.launch_wait = Histogram(
             "sengu_runners_queued_to_launch_seconds",
             "From a job's queued webhook (or the reconciler finding it) to the backend launch call.",
@@ -136,6 +159,7 @@ class RunnerEngine:
             asyncio.create_task(self._every(self.reconcile_s, self.reconcile), name="runners-reconciler"),
             asyncio.create_task(self._every(self.tick_s, self.tick), name="runners-ticker"),
             asyncio.create_task(self._every(self.reconcile_s, self.janitor), name="runners-janitor"),
+            asyncio.create_task(self._every(self.prune_s, self.prune), name="runners-pruner"),
         ]
 
     async def stop(self, drain_timeout: float) -> None:
@@ -182,21 +206,50 @@ class RunnerEngine:
 
     # --- intake -----------------------------------------------------------------------------------
     async def webhook(self, request: Request) -> Response:
-        body = await request.body()
+        length = request.headers.get("content-length", "").strip()
+        if length.isdigit() and int(length) > MAX_PAYLOAD:
+            return self._too_large()  # before reading a byte of it
         signature = request.headers.get("x-hub-signature-256")
-        runtime = next((p for p in self.pools.values() if verify_signature(p.webhook_secret, body, signature)), None)
-        if runtime is None:
+        # Unsigned bodies are read only to tell "too large" from "not signed", and kept nowhere.
+        body = await _read_capped(request, keep=signature is not None, large=self._large_bodies)
+        if body is None:
+            return self._too_large()
+        signed = [p for p in self.pools.values() if signature is not None and p.signed(body, signature)]
+        if not signed:
             self.deliveries.labels("bad_signature").inc()
             return JSONResponse({"error": "signature does not match"}, status_code=401)
         delivery = request.headers.get("x-github-delivery")
         if not delivery:
             self.deliveries.labels("malformed").inc()
+            log.warning("runners: a signed delivery without X-GitHub-Delivery refused")
             return JSONResponse({"error": "missing X-GitHub-Delivery"}, status_code=400)
-        event = request.headers.get("x-github-event", "")
-        new = self.runners.add_delivery(delivery, f"{runtime.name}/{event}", body, self.clock.now())
+        event = request.headers.get("x-github-event")
+        try:
+            parsed = parse_workflow_job(body, event)
+        except MalformedWebhook as exc:
+            self.deliveries.labels("malformed").inc()
+            log.warning("runners: delivery %s (%s) refused, malformed: %s", delivery, event or "no event", exc)
+            return JSONResponse({"error": f"malformed delivery: {exc}"}, status_code=400)
+        pools = [] if parsed is None else [p for p in signed if p.serves(parsed.installation_id, parsed.repository)]
+        if parsed is None or not pools:
+            # Another event (ping…), or a job no pool here serves (the App is installed on more accounts).
+            if parsed is not None:
+                log.debug(
+                    "runners: delivery %s: no pool serves %s for installation %s",
+                    delivery, parsed.repository, parsed.installation_id,
+                )  # fmt: skip
+            self.deliveries.labels("ignored").inc()
+            return JSONResponse({"stored": False, "duplicate": False}, status_code=202)
+        new = self.runners.add_delivery(
+            delivery, "workflow_job", body, self.clock.now(), pools=[p.name for p in pools], job=parsed.key
+        )
         self.deliveries.labels("stored" if new else "duplicate").inc()
         self._wake.set()
         return JSONResponse({"stored": True, "duplicate": not new}, status_code=202)
+
+    def _too_large(self) -> Response:
+        self.deliveries.labels("too_large").inc()
+        return JSONResponse({"error": f"payload over {MAX_PAYLOAD} bytes (GitHub caps them at 25 MB)"}, status_code=413)
 
     # --- processing -------------------------------------------------------------------------------
     async def _process_forever(self) -> None:
@@ -226,20 +279,55 @@ class RunnerEngine:
         return done
 
     async def _handle(self, delivery: Delivery) -> None:
-        pool_name, _, event = delivery.event.partition("/")
-        runtime = self.pools.get(pool_name)
-        parsed = parse_workflow_job(delivery.body, event)
-        if runtime is None or parsed is None:
+        parsed = parse_workflow_job(delivery.body, delivery.event or None)
+        routed = [self.pools[name] for name in delivery.pools if name in self.pools]
+        if parsed is None or not routed:
             return
-        about = machine.Queued(parsed.job_id, parsed.run_attempt, parsed.repository, tuple(parsed.labels))
-        step: machine.Event
-        if parsed.action in ("queued", "waiting"):
-            step = about
-        elif parsed.action == "in_progress":
-            step = machine.InProgress(parsed.runner_name)
+        job = (parsed.job_id, parsed.run_attempt, parsed.repository, tuple(parsed.labels))
+        if parsed.held:  # no runner until it is approved and queued
+            await self.offer(routed, machine.Waiting(*job))
+        elif parsed.action == "queued":
+            await self.offer(routed, machine.Queued(*job, announced=True))
         else:
-            step = machine.Completed(parsed.conclusion, parsed.runner_name)
-        await self.apply(runtime, parsed.key, step, about)
+            step: machine.Event
+            if parsed.action == "in_progress":
+                step = machine.InProgress(parsed.runner_name)
+            else:
+                step = machine.Completed(parsed.conclusion, parsed.runner_name)
+            for runtime in routed:  # only the pool that holds the job (or ran it on its runner) acts
+                await self.apply(runtime, parsed.key, step, machine.Queued(*job))
+
+    async def offer(self, candidates: Sequence[PoolRuntime], event: machine.Queued | machine.Waiting) -> None:
+        """A job queued (or waiting) that any of `candidates` could serve goes to one of them (see _claim)."""
+        async with self._lock:
+            runtime = self._claim(candidates, event)
+            if runtime is not None:
+                await self._apply(runtime, (event.job_id, event.run_attempt), event)
+
+    def _claim(self, candidates: Sequence[PoolRuntime], event: machine.Queued | machine.Waiting) -> PoolRuntime | None:
+        """The pool that takes a job several pools serve: the one already holding it, else the first that would
+        launch it, else the first that would reject it (so it is reported once). One pool's rejection never
+        keeps the job from another pool that can run it, and two pools never both launch for it."""
+        if len(candidates) <= 1:
+            return candidates[0] if candidates else None
+        for runtime in candidates:
+            held = self.runners.job(runtime.name, event.job_id, event.run_attempt)
+            if held is not None and not held.final:
+                return runtime
+        rejecting = None
+        for runtime in candidates:
+            answer = resolve_labels(runtime.pool.spec, event.labels, event.repository)
+            if isinstance(answer, Launch):
+                return runtime
+            if rejecting is None and isinstance(answer, Rejection):
+                rejecting = runtime
+        return rejecting
+
+    def _serving(self, runtime: PoolRuntime, repository: str) -> list[PoolRuntime]:
+        """The pools that may take a job `runtime`'s installation shows in `repository` (itself included)."""
+        gh = runtime.pool.spec.github
+        same_app = (p for p in self.pools.values() if p.pool.spec.github.api_url == gh.api_url)
+        return [p for p in same_app if p.serves(gh.installation_id, repository)]
 
     async def apply(
         self, runtime: PoolRuntime, key: tuple[int, int], event: machine.Event, about: machine.Queued | None = None
@@ -252,7 +340,7 @@ class RunnerEngine:
     async def _apply(
         self, runtime: PoolRuntime, key: tuple[int, int], event: machine.Event, about: machine.Queued | None = None
     ) -> None:
-        job = self.runners.job(*key)
+        job = self.runners.job(runtime.name, *key)
         ran_on = event.runner_name if isinstance(event, machine.InProgress | machine.Completed) else None
         if ran_on and (job is None or (job.runner_name != ran_on and not job.final)):
             row = self.runners.runner(ran_on)
@@ -262,9 +350,9 @@ class RunnerEngine:
                 await self._take(runtime, taker, row, known=job is not None)
                 if isinstance(event, machine.InProgress):
                     return
-                job = self.runners.job(*key)
+                job = self.runners.job(runtime.name, *key)
         if job is None:
-            if not isinstance(event, machine.Queued):
+            if not isinstance(event, machine.Queued | machine.Waiting):
                 return  # not a job we were asked for
             if resolve_labels(runtime.pool.spec, event.labels, event.repository) is None:
                 return  # not ours: labels lack self-hosted + sengu
@@ -286,7 +374,7 @@ class RunnerEngine:
     async def _take(self, runtime: PoolRuntime, taker: machine.Job, row: dict[str, Any], *, known: bool) -> None:
         """GitHub ran `taker` on a runner of ours made for another job: see machine.take."""
         name = row["runner_name"]
-        owner = self.runners.job(row["job_id"], row["run_attempt"])
+        owner = self.runners.job(runtime.name, row["job_id"], row["run_attempt"])
         took, gave = machine.take(taker, owner, name, self.clock.now())
         log.info("%s: job %d runs on runner %s, made for job %s", runtime.name, taker.job_id, name, row["job_id"])
         with self.runners.store.transaction():  # both jobs and both runners, or none of it after a crash
@@ -471,9 +559,11 @@ class RunnerEngine:
         gh = runtime.pool.spec.github
         queued = await runtime.github.queued_jobs(owner=gh.owner, repositories=gh.repositories)
         for wf in queued:
-            if wf.status in ("queued", "waiting"):
-                event = machine.Queued(wf.id, wf.run_attempt, wf.repository, tuple(wf.labels))
-                await self.apply(runtime, wf.key, event)
+            found = (wf.id, wf.run_attempt, wf.repository, tuple(wf.labels))
+            if wf.status == "queued":
+                await self.offer(self._serving(runtime, wf.repository), machine.Queued(*found))
+            elif wf.status == "waiting":  # held for an approval: launching now would only time out
+                await self.offer(self._serving(runtime, wf.repository), machine.Waiting(*found))
         seen = {wf.key for wf in queued}
         for job in self.runners.open_jobs(runtime.name):
             if job.key in seen:
@@ -517,7 +607,7 @@ class RunnerEngine:
         short by a crash."""
         for row in self.runners.live_runners():
             name = row["runner_name"]
-            job = self.runners.job(row["job_id"], row["run_attempt"])
+            job = self.runners.job(row["pool"], row["job_id"], row["run_attempt"])
             if row["pool"] == runtime.name and (job is None or job.final or job.runner_name != name):
                 self._spawn(self._stop(runtime, name, "its job is over"), f"stop {name}")
 
@@ -549,7 +639,7 @@ class RunnerEngine:
                 continue
             if datetime.fromisoformat(row["launched_at"]) > settled:
                 continue
-            job = self.runners.job(row["job_id"], row["run_attempt"])
+            job = self.runners.job(row["pool"], row["job_id"], row["run_attempt"])
             if job is not None and job.state == "launching" and job.runner_name == name:
                 self.orphans.labels("used_runner").inc()
                 why = f"runner {name} left GitHub without running this job (it ran another)"
@@ -566,7 +656,7 @@ class RunnerEngine:
         if self.clock.now() - since <= idle:
             return
         row = self.runners.runner(name)
-        job = self.runners.job(row["job_id"], row["run_attempt"]) if row else None
+        job = self.runners.job(row["pool"], row["job_id"], row["run_attempt"]) if row else None
         why = f"idle for longer than idleTimeout ({machine.duration_text(idle)})"
         if job is not None and job.state == "launching" and job.runner_name == name:
             self.orphans.labels("idle_runner").inc()
@@ -574,6 +664,26 @@ class RunnerEngine:
         elif job is None or job.runner_name != name or job.final:
             self.orphans.labels("idle_runner").inc()
             self._spawn(self._stop(runtime, name, why), f"stop {name}")
+
+    async def prune(self) -> int:
+        """Delete deliveries past their retention (the longest of the pools': they share one table), keeping
+        those of jobs not over yet and those not processed yet. In batches, so intake is never held up."""
+        if not self.pools:
+            return 0
+        keep = max(p.pool.spec.limits.delivery_retention for p in self.pools.values())
+        before = self.clock.now() - timedelta(seconds=keep)
+        deleted = 0
+        while True:
+            batch = self.runners.prune_deliveries(before)
+            deleted += batch
+            if batch < PRUNE_BATCH:
+                break
+            await asyncio.sleep(0)
+        if deleted:
+            log.info(
+                "runners: %d deliveries older than %s deleted", deleted, machine.duration_text(timedelta(seconds=keep))
+            )
+        return deleted
 
     async def tick(self) -> None:
         """Timeouts, compute that ended without GitHub telling us (a spot interruption, a crash), and
@@ -609,6 +719,25 @@ class RunnerEngine:
                     on_demand = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity="on-demand")
                     stopped = machine.ComputeStopped(now.reason, spot, isinstance(on_demand, Launch))
                     await self.apply(runtime, job.key, stopped)
+
+
+async def _read_capped(request: Request, *, keep: bool, large: asyncio.Semaphore) -> bytes | None:
+    """The body, or None as soon as it passes MAX_PAYLOAD (a chunked body has no length to check first).
+    With `keep` false, the bytes are counted and dropped. Past LARGE_BODY, reading waits for `large`."""
+    kept = bytearray()
+    size = 0
+    waited = False
+    async with contextlib.AsyncExitStack() as stack:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_PAYLOAD:
+                return None
+            if keep:
+                if size > LARGE_BODY and not waited:
+                    await stack.enter_async_context(large)
+                    waited = True
+                kept += chunk
+    return bytes(kept)
 
 
 def _job_from(about: machine.Queued | None, now: datetime) -> machine.Job:
@@ -647,7 +776,7 @@ def _capacity(job: machine.Job) -> Literal["spot", "on-demand"] | None:
 
 
 def _repository_of(runners: RunnerStore, row: dict[str, Any]) -> str:
-    job = runners.job(row["job_id"], row["run_attempt"])
+    job = runners.job(row["pool"], row["job_id"], row["run_attempt"])
     return job.repository if job else ""
 
 
@@ -659,7 +788,7 @@ def build_pools(pools: Sequence[RunnerPool], *, home: Path, clock: Clock) -> lis
     for pool in pools:
         gh = pool.spec.github
         key = read_secret(gh.private_key())
-        secret = read_secret(gh.webhook_secret()).reveal().encode()
+        secrets = tuple(read_secret(source).reveal().encode() for source in gh.webhook_secrets())
         backends: dict[str, Backend] = {}
         for b in pool.spec.backends:
             if b.local is not None:
@@ -708,7 +837,7 @@ def build_pools(pools: Sequence[RunnerPool], *, home: Path, clock: Clock) -> lis
         )
         github = GitHubApp(gh.api_url, gh.app_id, gh.installation_id, key, clock)
         reporter = RejectionReporter(pool.spec.rejections, github, pool_name=pool.name, clock=clock)
-        out.append(PoolRuntime(pool, github, secret, backends, limits, reporter))
+        out.append(PoolRuntime(pool, github, secrets, backends, limits, reporter))
     return out
 
 

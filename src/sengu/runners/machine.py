@@ -1,6 +1,7 @@
 """The life of one workflow job, as a pure state machine: events in, the new state and actions out.
 
-queued → launching → running → completed, or rejected / failed / cancelled / expired. Webhooks and the
+queued → launching → running → completed, or rejected / failed / cancelled / expired; a job held for an
+environment's approval is `waiting` (no runner) until GitHub queues it. Webhooks and the
 reconciler (which lists queued jobs from the GitHub API, so a lost webhook still gets a runner) feed the
 same events; every event is safe to apply twice (deliveries are duplicated, the reconciler repeats
 itself), and an event that does not fit the current state changes nothing. The adapter stores the new
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-State = Literal["queued", "launching", "running", "completed", "rejected", "failed", "cancelled", "expired"]
+State = Literal["waiting", "queued", "launching", "running", "completed", "rejected", "failed", "cancelled", "expired"]
 FINAL: frozenset[str] = frozenset({"completed", "rejected", "failed", "cancelled", "expired"})
 
 
@@ -36,6 +37,8 @@ class Job:
     attempts: int = 0  # launches made (a spot interruption before the job started launches again)
     reason: str | None = None
     capacity_override: str | None = None  # "on-demand" after a spot interruption, when policy allows
+    # Launches made before GitHub queued the job again: they name runners but spend none of its launches.
+    earlier_attempts: int = 0
 
     @property
     def key(self) -> tuple[int, int]:
@@ -45,11 +48,30 @@ class Job:
     def final(self) -> bool:
         return self.state in FINAL
 
+    def may_launch_again(self, limits: Limits) -> bool:
+        return self.attempts - self.earlier_attempts < limits.max_launches
+
 
 # --- events -----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Queued:
-    """A job waits for a runner (webhook `queued`, or the reconciler saw it queued)."""
+    """A job waits for a runner (webhook `queued`, or the reconciler saw it queued).
+
+    `announced`: GitHub sent a `queued` delivery for it just now (after an approval, or a re-queue), which
+    brings back a job that expired here; the reconciler seeing it still queued does not (that would undo
+    the launch limit of a job whose runners never come up)."""
+
+    job_id: int
+    run_attempt: int
+    repository: str
+    labels: tuple[str, ...]
+    announced: bool = False
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """GitHub holds the job for an environment's approval (webhook `waiting`, REST status "waiting"): no
+    runner until it is queued."""
 
     job_id: int
     run_attempt: int
@@ -100,7 +122,7 @@ class Tick:
     """Time passed: enforce the boot and maximum-duration timeouts."""
 
 
-Event = Queued | Decided | LaunchFailed | InProgress | Completed | ComputeStopped | Tick
+Event = Queued | Waiting | Decided | LaunchFailed | InProgress | Completed | ComputeStopped | Tick
 
 
 # --- actions ----------------------------------------------------------------------------------------
@@ -153,16 +175,28 @@ def runner_name(job: Job, pool: str) -> str:
 def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
     """The next state of `job` (None: not known yet) after `event`, and what to do about it."""
     if job is None:
+        if isinstance(event, Waiting):
+            held = Job(event.job_id, event.run_attempt, event.repository, tuple(event.labels), "waiting", queued_at=now)
+            return Step(held)  # queued_at moves to when GitHub queues it, for the latency metrics
         if not isinstance(event, Queued):
             # A job we never saw queued (started before us, or not ours): nothing to track.
             raise UnknownJob
         new = Job(event.job_id, event.run_attempt, event.repository, tuple(event.labels), queued_at=now)
         return Step(new, [Resolve()])
+    if isinstance(event, Queued) and event.announced and job.state == "expired":
+        # GitHub queued it again (an approval after a wait that launched in vain): a fresh start.
+        back = replace(job, state="queued", queued_at=now, earlier_attempts=job.attempts, reason=None, finished_at=None)
+        fresh = replace(back, runner_name=None, launched_at=None, started_at=None, capacity_override=None)
+        return Step(fresh, [Resolve()])
     if job.final:
         return Step(job)  # late or duplicate deliveries change nothing
     match event:
         case Queued():
+            if job.state == "waiting":
+                return Step(replace(job, state="queued", queued_at=now), [Resolve()])
             return Step(job)  # duplicate delivery, or the reconciler repeating itself
+        case Waiting():
+            return Step(job)  # a late delivery: GitHub queued it since (waiting comes before queued)
         case Decided(runner_name=name, rejection=rejection):
             if job.state != "queued":
                 return Step(job)
@@ -176,7 +210,7 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
         case LaunchFailed(reason=reason, retryable=retryable):
             if job.state != "launching":
                 return Step(job)
-            if retryable and job.attempts < limits.max_launches:
+            if retryable and job.may_launch_again(limits):
                 return _requeue(job, reason)
             return Step(replace(job, state="failed", reason=reason, finished_at=now), [StopRunner(reason)])
         case InProgress(runner_name=name):
@@ -189,7 +223,7 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
                 )
             return Step(replace(job, state="running", started_at=job.started_at or now))
         case Completed(conclusion=conclusion, runner_name=name):
-            if job.state in ("queued", "launching") and (name is None or name != job.runner_name):
+            if job.state in ("waiting", "queued", "launching") and (name is None or name != job.runner_name):
                 # Cancelled before it started (no runner), or done elsewhere: release ours.
                 state: State = "cancelled" if conclusion == "cancelled" or name is None else "completed"
                 actions: list[Action] = [StopRunner(f"job {conclusion or 'ended'} before our runner took it")]
@@ -201,7 +235,7 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
                 replace(job, state="completed", reason=conclusion, finished_at=now), [StopRunner("job completed")]
             )
         case ComputeStopped(reason=reason, spot_interruption=spot, on_demand_allowed=on_demand):
-            if job.state == "launching" and spot and on_demand and job.attempts < limits.max_launches:
+            if job.state == "launching" and spot and on_demand and job.may_launch_again(limits):
                 return _requeue(replace(job, capacity_override="on-demand"), f"spot interruption: {reason}")
             if job.state in ("launching", "running"):
                 # The job fails on GitHub's side when its runner vanishes; we record why.
@@ -211,7 +245,7 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
         case Tick():
             if job.state == "launching" and job.launched_at and now - job.launched_at > limits.boot_timeout:
                 why = f"no runner connected within the boot timeout ({duration_text(limits.boot_timeout)})"
-                if job.attempts < limits.max_launches:  # replaced: the job still waits on GitHub
+                if job.may_launch_again(limits):  # replaced: the job still waits on GitHub
                     return _requeue(job, why)
                 return Step(replace(job, state="expired", reason=why, finished_at=now), [StopRunner(why)])
             start = job.started_at

@@ -188,6 +188,10 @@ class GitHub(Model):
     private_key_env: EnvName | None = Field(default=None, description="… or from this environment variable.")
     webhook_secret_file: str | None = Field(default=None, description="The App's webhook secret, from this file.")
     webhook_secret_env: EnvName | None = Field(default=None, description="… or from this environment variable.")
+    webhook_secret_previous: SecretRef | None = Field(
+        default=None,
+        description="While rotating: the secret being replaced, also accepted (a file or an env var).",
+    )
     owner: Login | None = Field(default=None, description="Serve every repository of this organization or user.")
     repositories: list[Repository] | None = Field(
         default=None, min_length=1, description="… or only these repositories (OWNER/NAME, one owner)."
@@ -248,6 +252,11 @@ class GitHub(Model):
         from sengu.core.notify import SecretSource
 
         return SecretSource(file=self.webhook_secret_file, env=self.webhook_secret_env)
+
+    def webhook_secrets(self) -> list[SecretSource]:
+        """Every webhook secret a delivery may be signed with: the current one, then the previous one."""
+        previous = self.webhook_secret_previous
+        return [self.webhook_secret(), *([previous.source()] if previous is not None else [])]
 
 
 class LocalBackend(Model):
@@ -392,6 +401,10 @@ class Limits(Model):
     boot_timeout: Duration = Field(default=600, description="A runner not connected to GitHub by then is replaced.")
     idle_timeout: Duration = Field(default=600, description="A runner without a job for this long is removed.")
     max_job_duration: Duration = Field(default=21600, description="A job running longer is stopped.")
+    delivery_retention: Duration = Field(
+        default=7 * 86400,
+        description="How long webhook deliveries are kept; those of jobs not yet over are kept until they are.",
+    )
     reconcile_interval: Duration = Field(
         default=60,
         description="How often queued jobs are listed from GitHub (recovering lost webhooks) and the janitor runs; "
@@ -545,6 +558,9 @@ def load_pool(doc: Document) -> RunnerPool:
         value = getattr(gh, field)
         if value is not None:
             update[field] = _relative_to(value, base)
+    previous = gh.webhook_secret_previous
+    if previous is not None and previous.file is not None:
+        update["webhook_secret_previous"] = previous.model_copy(update={"file": _relative_to(previous.file, base)})
     spec_update: dict[str, Any] = {"github": gh.model_copy(update=update)}
     slack = pool.spec.rejections.slack
     if slack is not None and slack.webhook_url.file is not None:

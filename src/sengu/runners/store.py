@@ -1,13 +1,16 @@
 """Runner tables in the state database: webhook deliveries, workflow jobs, and the runners made for them.
 
 A delivery is committed before the webhook is answered, so an accepted delivery is never lost; its id
-(X-GitHub-Delivery) is the primary key, so a redelivery is stored once. A job is keyed by (job id, run
-attempt): GitHub re-runs a job with a new attempt, and each needs its own runner.
+(X-GitHub-Delivery) is the primary key, so a redelivery is stored once. It records the pools it was routed
+to and the job it is about, and is deleted after the retention time unless that job is still open. A job
+is keyed by (pool, job id, run attempt): GitHub re-runs a job with a new attempt, and each needs its own
+runner; two pools may each hold a row for one job (one rejected it, another launches it).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -67,7 +70,47 @@ ALTER TABLE runners_runners ADD COLUMN online_at TEXT;
 CREATE INDEX runners_jobs_runner ON runners_jobs(runner_name);
 CREATE INDEX runners_jobs_pool_state ON runners_jobs(pool, state, queued_at)
 """,
+    # v3: jobs keyed by pool as well (a job two pools serve was held by whichever saw it first, and another
+    # pool could never launch it); jobs waiting for an approval are open; deliveries know their pools and
+    # job (routing, and retention that keeps the deliveries of open jobs).
+    """
+CREATE TABLE runners_jobs_v3 (
+  pool TEXT NOT NULL,
+  job_id INTEGER NOT NULL,
+  run_attempt INTEGER NOT NULL,
+  repository TEXT NOT NULL,
+  labels TEXT NOT NULL,
+  state TEXT NOT NULL,
+  runner_name TEXT,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  reason TEXT,
+  capacity_override TEXT,
+  queued_at TEXT,
+  launched_at TEXT,
+  started_at TEXT,
+  finished_at TEXT,
+  earlier_attempts INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (pool, job_id, run_attempt)
+);
+INSERT INTO runners_jobs_v3 (pool, job_id, run_attempt, repository, labels, state, runner_name, attempts, reason,
+  capacity_override, queued_at, launched_at, started_at, finished_at)
+  SELECT pool, job_id, run_attempt, repository, labels, state, runner_name, attempts, reason, capacity_override,
+  queued_at, launched_at, started_at, finished_at FROM runners_jobs;
+DROP TABLE runners_jobs;
+ALTER TABLE runners_jobs_v3 RENAME TO runners_jobs;
+CREATE INDEX runners_jobs_open ON runners_jobs(state) WHERE state IN ('waiting', 'queued', 'launching', 'running');
+CREATE INDEX runners_jobs_runner ON runners_jobs(runner_name);
+CREATE INDEX runners_jobs_pool_state ON runners_jobs(pool, state, queued_at);
+CREATE INDEX runners_jobs_key ON runners_jobs(job_id, run_attempt);
+ALTER TABLE runners_deliveries ADD COLUMN pools TEXT;
+ALTER TABLE runners_deliveries ADD COLUMN job_id INTEGER;
+ALTER TABLE runners_deliveries ADD COLUMN run_attempt INTEGER;
+CREATE INDEX runners_deliveries_received ON runners_deliveries(received_at)
+""",
 ]
+
+OPEN_STATES = "('waiting', 'queued', 'launching', 'running')"  # not final: GitHub may still need a runner
+PRUNE_BATCH = 1000  # rows deleted per statement, so a large backlog never holds the database for long
 
 
 def _iso(t: datetime | None) -> str | None:
@@ -83,6 +126,7 @@ class Delivery:
     delivery_id: str
     event: str
     body: bytes
+    pools: tuple[str, ...] = ()  # the pools it was routed to at intake
 
 
 class RunnerStore:
@@ -91,21 +135,58 @@ class RunnerStore:
         store.migrate(OWNER, MIGRATIONS)
 
     # --- deliveries -------------------------------------------------------------------------------
-    def add_delivery(self, delivery_id: str, event: str, body: bytes, now: datetime) -> bool:
-        """Store a delivery durably. False when this delivery id was stored before (a redelivery)."""
+    def add_delivery(
+        self,
+        delivery_id: str,
+        event: str,
+        body: bytes,
+        now: datetime,
+        *,
+        pools: Sequence[str] = (),
+        job: tuple[int, int] | None = None,
+    ) -> bool:
+        """Store a delivery durably, routed to `pools`, about `job` (id, run attempt). False when this
+        delivery id was stored before (a redelivery)."""
+        job_id, run_attempt = job if job is not None else (None, None)
         cur = self.store.execute(
-            "INSERT OR IGNORE INTO runners_deliveries (delivery_id, received_at, event, body) VALUES (?, ?, ?, ?)",
-            (delivery_id, _iso(now), event, body),
+            "INSERT OR IGNORE INTO runners_deliveries (delivery_id, received_at, event, body, pools, job_id,"
+            " run_attempt) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (delivery_id, _iso(now), event, body, json.dumps(list(pools)), job_id, run_attempt),
         )
         return bool(cur.rowcount)
 
     def pending_deliveries(self, limit: int = 500) -> list[Delivery]:
         rows = self.store.query(
-            "SELECT delivery_id, event, body FROM runners_deliveries WHERE processed_at IS NULL"
+            "SELECT delivery_id, event, body, pools FROM runners_deliveries WHERE processed_at IS NULL"
             " ORDER BY received_at, delivery_id LIMIT ?",
             (limit,),
         )
-        return [Delivery(r["delivery_id"], r["event"], bytes(r["body"])) for r in rows]
+        out = []
+        for r in rows:
+            event, pools = r["event"], tuple(json.loads(r["pools"])) if r["pools"] else ()
+            if not r["pools"] and "/" in event:  # stored before v3 as POOL/EVENT
+                pool, _, event = event.partition("/")
+                pools = (pool,)
+            out.append(Delivery(r["delivery_id"], event, bytes(r["body"]), pools))
+        return out
+
+    def prune_deliveries(self, received_before: datetime) -> int:
+        """Delete processed deliveries received before `received_before`, except those of a job still open
+        in some pool (they explain what the job is waiting for). A batch: call again until it returns less
+        than PRUNE_BATCH."""
+        cur = self.store.execute(
+            "DELETE FROM runners_deliveries WHERE rowid IN (SELECT d.rowid FROM runners_deliveries d"
+            " WHERE d.received_at < ? AND d.processed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM runners_jobs j"
+            f" WHERE j.job_id = d.job_id AND j.run_attempt = d.run_attempt AND j.state IN {OPEN_STATES})"
+            " LIMIT ?)",
+            (_iso(received_before), PRUNE_BATCH),
+        )
+        return int(cur.rowcount)
+
+    def delivery_ids(self) -> list[str]:
+        """Every stored delivery id, oldest first (tests, and `sengu runners` views)."""
+        rows = self.store.query("SELECT delivery_id FROM runners_deliveries ORDER BY received_at, delivery_id")
+        return [r["delivery_id"] for r in rows]
 
     def mark_processed(self, delivery_id: str, now: datetime, error: str | None = None) -> None:
         self.store.execute(
@@ -114,15 +195,15 @@ class RunnerStore:
         )
 
     # --- jobs -------------------------------------------------------------------------------------
-    def job(self, job_id: int, run_attempt: int) -> Job | None:
+    def job(self, pool: str, job_id: int, run_attempt: int) -> Job | None:
         rows = self.store.query(
-            "SELECT * FROM runners_jobs WHERE job_id = ? AND run_attempt = ?", (job_id, run_attempt)
+            "SELECT * FROM runners_jobs WHERE pool = ? AND job_id = ? AND run_attempt = ?", (pool, job_id, run_attempt)
         )
         return _job(rows[0]) if rows else None
 
     def open_jobs(self, pool: str | None = None) -> list[Job]:
-        """Jobs queued, launching or running: of one pool, or of all."""
-        sql = "SELECT * FROM runners_jobs WHERE state IN ('queued', 'launching', 'running')"
+        """Jobs not final (waiting for an approval, queued, launching or running): of one pool, or of all."""
+        sql = f"SELECT * FROM runners_jobs WHERE state IN {OPEN_STATES}"
         rows = self.store.query(sql + " AND pool = ?", (pool,)) if pool else self.store.query(sql)
         return [_job(r) for r in rows]
 
@@ -175,18 +256,20 @@ class RunnerStore:
         return int(row[0][0])
 
     def count_open(self) -> int:
-        rows = self.store.query("SELECT COUNT(*) FROM runners_jobs WHERE state IN ('queued', 'launching', 'running')")
+        rows = self.store.query(f"SELECT COUNT(*) FROM runners_jobs WHERE state IN {OPEN_STATES}")
         return int(rows[0][0])
 
     def save_job(self, pool: str, job: Job) -> None:
         self.store.execute(
             "INSERT INTO runners_jobs (pool, job_id, run_attempt, repository, labels, state, runner_name, attempts,"
-            " reason, capacity_override, queued_at, launched_at, started_at, finished_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (job_id, run_attempt) DO UPDATE SET state = excluded.state,"
+            " reason, capacity_override, queued_at, launched_at, started_at, finished_at, earlier_attempts)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (pool, job_id, run_attempt) DO UPDATE SET state = excluded.state,"
             " runner_name = excluded.runner_name, attempts = excluded.attempts, reason = excluded.reason,"
-            " capacity_override = excluded.capacity_override, launched_at = excluded.launched_at,"
-            " started_at = excluded.started_at, finished_at = excluded.finished_at",
+            " capacity_override = excluded.capacity_override, queued_at = excluded.queued_at,"
+            " launched_at = excluded.launched_at,"
+            " started_at = excluded.started_at, finished_at = excluded.finished_at,"
+            " earlier_attempts = excluded.earlier_attempts",
             (
                 pool,
                 job.job_id,
@@ -202,6 +285,7 @@ class RunnerStore:
                 _iso(job.launched_at),
                 _iso(job.started_at),
                 _iso(job.finished_at),
+                job.earlier_attempts,
             ),
         )
 
@@ -286,4 +370,5 @@ def _job(row: Any) -> Job:
         attempts=row["attempts"],
         reason=row["reason"],
         capacity_override=row["capacity_override"],
+        earlier_attempts=row["earlier_attempts"],
     )

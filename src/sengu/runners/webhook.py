@@ -7,6 +7,9 @@ Signature (https://docs.github.com/webhooks/using-webhooks/validating-webhook-de
 be checked over the bytes as received, before any parsing, and compared in constant time so the answer
 time does not reveal how many leading characters matched.
 
+Size: GitHub caps payloads at 25 MB and does not deliver larger ones, so anything bigger is not GitHub's;
+the intake refuses it (413) without holding more than MAX_PAYLOAD bytes.
+
 Payload (https://docs.github.com/webhooks/webhook-events-and-payloads#workflow_job): ``action`` is one of
 queued, waiting, in_progress, completed; ``workflow_job`` carries id, run_id, run_attempt, labels (the
 job's runs-on), status, conclusion and the runner fields, which are null while the job is queued; a job
@@ -26,6 +29,7 @@ from urllib.parse import parse_qs
 
 __all__ = [
     "ACTIONS",
+    "MAX_PAYLOAD",
     "SIGNATURE_HEADER",
     "MalformedWebhook",
     "WorkflowJobAction",
@@ -37,6 +41,8 @@ __all__ = [
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 _PREFIX = "sha256="
+# https://docs.github.com/webhooks/webhook-events-and-payloads#payload-cap: "Payloads are capped at 25 MB".
+MAX_PAYLOAD = 25 * 1024 * 1024
 
 WorkflowJobAction = Literal["queued", "waiting", "in_progress", "completed"]
 ACTIONS: frozenset[str] = frozenset({"queued", "waiting", "in_progress", "completed"})
@@ -69,7 +75,8 @@ def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
 class MalformedWebhook(ValueError):
     """A delivery that claims to be a workflow_job event but does not have the documented shape.
 
-    The intake answers 400 and records it; GitHub does not redeliver, so the reconciler covers the job.
+    The intake answers 400, logs and counts it, and stores nothing; GitHub does not redeliver, so the
+    reconciler covers the job.
     """
 
 
@@ -99,6 +106,14 @@ class WorkflowJobEvent:
     def key(self) -> tuple[int, int]:
         """What identifies the job to run: GitHub re-runs a job under the same id with a new attempt."""
         return (self.job_id, self.run_attempt)
+
+    @property
+    def held(self) -> bool:
+        """GitHub holds the job for an environment's approval: no runner can take it yet. A job with an
+        environment is announced as action ``queued`` with status ``waiting``, then ``waiting``; only a
+        later ``queued`` with status ``queued`` (after the approval) makes it runnable
+        (@octokit/webhooks-examples 7.6.1, workflow_job examples of lineville/elastic-machines-testing)."""
+        return self.action == "waiting" or self.status == "waiting"
 
 
 def parse_workflow_job(body: bytes, event: str | None = None) -> WorkflowJobEvent | None:
