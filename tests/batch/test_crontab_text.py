@@ -47,6 +47,7 @@ def test_an_explicit_encoding_decodes_exactly() -> None:
 
 def test_a_byte_order_mark_is_not_part_of_the_first_line() -> None:
     assert decode("tab", b"\xef\xbb\xbf0 0 * * * x\n") == "0 0 * * * x\n"
+    assert decode("tab", b"\xef\xbb\xbf0 0 * * * x\n", "UTF8") == "0 0 * * * x\n"
     with pytest.raises(UserError, match="give --encoding utf-16"):
         decode("tab", "0 0 * * * x\n".encode("utf-16"))
 

@@ -49,7 +49,7 @@ def decode(path: str, data: bytes, encoding: str | None = None) -> str:
     why = binary(data, wide=wide)
     if why is not None:
         raise UserError(Problem(f"not a crontab: binary data ({why})", Location(path)))
-    if encoding is None and data.startswith(codecs.BOM_UTF8):
+    if codec.name == "utf-8" and data.startswith(codecs.BOM_UTF8):
         data = data[len(codecs.BOM_UTF8) :]
     try:
         return data.decode(codec.name)
