@@ -40,6 +40,13 @@ def test_a_latin1_byte_is_a_located_error_that_names_encoding() -> None:
     )
 
 
+def test_the_location_is_counted_in_characters_in_any_encoding() -> None:
+    data = "a\nbé\n".encode("utf-16-le") + b"\x00\xd8"  # a lone high surrogate on line 3
+    with pytest.raises(UserError) as caught:
+        decode("tab", data, "utf-16-le")
+    assert caught.value.problems[0].location == Location("tab", 3, 1)
+
+
 def test_an_explicit_encoding_decodes_exactly() -> None:
     assert decode("tab", LATIN1, "latin-1") == LATIN1.decode("latin-1")
     assert decode("tab", "0 0 * * * x\n".encode("utf-16"), "utf-16") == "0 0 * * * x\n"

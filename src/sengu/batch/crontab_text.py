@@ -85,9 +85,9 @@ def _codec(encoding: str | None) -> codecs.CodecInfo:
 
 def _undecodable(path: str, data: bytes, codec: str, exc: UnicodeDecodeError, *, given: bool) -> Problem:
     start = exc.start
-    line = data.count(b"\n", 0, start) + 1
-    line_start = data.rfind(b"\n", 0, start) + 1
-    column = len(data[line_start:start].decode(codec, errors="replace")) + 1
+    before = data[:start].decode(codec, errors="replace")  # counted in characters, whatever the codec
+    line = before.count("\n") + 1
+    column = len(before) - (before.rfind("\n") + 1) + 1
     bad = data[start : max(exc.end, start + 1)]
     shown = " ".join(f"0x{b:02X}" for b in bad[:4])
     what = "byte" if len(bad) == 1 else "bytes"
