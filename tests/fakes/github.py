@@ -17,7 +17,8 @@ Driving it: `queue_job`, `start_job`, `complete_job`, `cancel_job`, `set_job_sta
 `runner_disconnected`, `register_runner` (a runner made outside sengu), `add_repository`.
 Check runs the app creates are kept in `check_runs`; `permissions` is what the installation was
 granted (take ``checks`` away and creating one answers 403 "Resource not accessible by integration").
-Failures: `fail_next` (scripted answers), `secondary_rate_limit` (403 + retry-after; requests that come
+Failures: `fail_next` (scripted answers), `refuse_removal` (a runner's DELETE answers a validation 422),
+`secondary_rate_limit` (403 + retry-after; requests that come
 back too early are counted in `early_requests` and refused again), `set_budget` (the primary limit: at
 0, 403 with ``x-ratelimit-remaining: 0`` until the reset), `revoke_tokens`, `clock_offset` (the fake's
 clock runs ahead of, or behind, `now`). Records: `requests`, `wait_until`.
@@ -30,6 +31,9 @@ installation id. A token of an added installation sees only
 its own account's repositories and runners (anything else is 404, as on GitHub); the first installation
 sees every repository no added installation owns, so one-account tests may queue jobs anywhere.
 Deliveries about a repository carry the installation of its owner. The rate limit is one budget for all.
+
+A personal account: `FakeGitHub(owner="alice", owner_type="User")` has no organization endpoints, only the
+repository-level runner endpoints (``/repos/{o}/{r}/actions/runners…``).
 """
 
 from __future__ import annotations
@@ -254,11 +258,15 @@ class FakeGitHub(LoopbackServer):
         webhook_secret: str | None = None,
         private_key_pem: str | None = None,
         installations: Mapping[str, int] | None = None,
+        owner_type: str = "Organization",
     ):
         super().__init__()
         self.app_id = app_id
         self.installation_id = installation_id
         self.owner = owner
+        # "User": the installation is on a personal account, which has no /orgs/{owner} endpoints (GitHub
+        # answers 404 there); its repositories' own runner endpoints serve as for any repository.
+        self.owner_type = owner_type
         self.prefix = prefix.rstrip("/")
         self._now = now or (lambda: datetime.now(UTC))
         self.clock_offset = timedelta(0)
@@ -275,6 +283,9 @@ class FakeGitHub(LoopbackServer):
         self._public_key = key.public_key()
         self.runner_groups: dict[int, str] = {1: "Default"}
         self.link_base: str | None = None  # pagination links point here instead (a misbehaving proxy)
+        # Runners GitHub will not remove for a reason other than a job: name → (message, errors), answered
+        # as its "Validation Error Simple" 422 (see `refuse_removal`).
+        self.removal_refusals: dict[str, tuple[str, tuple[str, ...]]] = {}
         self._cond = threading.Condition(threading.RLock())
         self._ids = itertools.count(1000)
         self._tokens: dict[str, tuple[datetime, int]] = {}  # token → (expires, installation id)
@@ -460,6 +471,14 @@ class FakeGitHub(LoopbackServer):
             self._runners[runner.id] = runner
             return runner
 
+    def refuse_removal(
+        self, name: str, message: str = "Validation Failed", errors: Iterable[str] = ("runner_id is invalid",)
+    ) -> None:
+        """DELETE of runner `name` answers 422 with GitHub's "Validation Error Simple" body (message,
+        documentation_url, errors) — the other 422 that endpoint documents, besides a busy runner."""
+        with self._cond:
+            self.removal_refusals[name] = (message, tuple(errors))
+
     def runner(self, name: str) -> FakeRunner | None:
         with self._cond:
             return self._runner_named(name)
@@ -562,7 +581,7 @@ spec:
     installationId: {self.installation_of(owner)}
     privateKeyFile: {key}
     webhookSecretFile: {secret}
-    owner: {owner}
+    owner: {owner}{"" if self.owner_type == "Organization" else chr(10) + "    ownerType: user"}
   defaultBackend: local
   backends:
     - {{name: local, local: {{command: ["{runner}", "--jitconfig", "{{jitconfig}}"], workDir: {directory / "work"}}}}}
@@ -606,6 +625,8 @@ spec:
             "sender": {"login": "octocat", "id": 1, "type": "User"},
             "installation": {"id": self.installation_of(account), "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u"},
         }
+        if self.owner_type != "Organization":
+            del payload["organization"]  # GitHub sends it only for an organization's repositories
         return self._delivery("workflow_job", payload, secret, delivery_id)
 
     def ping_delivery(self, *, secret: str | bytes | None = None) -> tuple[dict[str, str], bytes]:
@@ -836,7 +857,7 @@ spec:
             return _error(404, "Not Found")
         org_match = re.fullmatch(r"/orgs/([^/]+)/actions/runners(.*)", path)
         if org_match is not None:
-            if org_match.group(1).lower() != account.lower():
+            if org_match.group(1).lower() != account.lower() or self.owner_type != "Organization":
                 return _error(404, "Not Found")
             return self._runners_route(method, path, account, org_match.group(2), query, body)
         return _error(404, "Not Found")
@@ -876,6 +897,9 @@ spec:
             runner = self._runners.get(int(one.group(1)))
             if runner is None or runner.scope != scope:
                 return _error(404, "Not Found")
+            refusal = self.removal_refusals.get(runner.name)
+            if refusal is not None:
+                return _Reply(422, {"message": refusal[0], "documentation_url": DOCS, "errors": list(refusal[1])})
             if runner.busy:
                 return _error(422, f'Bad request - Runner "{runner.name}" is still running a job"')
             del self._runners[runner.id]
@@ -1030,7 +1054,7 @@ spec:
             "name": name,
             "full_name": full_name,
             "private": True,
-            "owner": {"login": owner, "id": 38302899, "type": "Organization"},
+            "owner": {"login": owner, "id": 38302899, "type": self.owner_type},
             "html_url": f"https://github.com/{full_name}",
             "url": f"{self.api_url}/repos/{full_name}",
             "default_branch": "main",

@@ -82,6 +82,8 @@ def test_bad_pool_file_exits_2_with_positions(tmp_path: Path) -> None:
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert lines == [
+        # the problem between fields comes with the field problems, not after they are fixed
+        f"error: {bad}:14:19: defaultBackend: 'lambda' is not a backend; backends: local, fargate, codebuild, k8s",
         f"error: {bad}:29:42: bootTimeout: 'ten' is not a duration: use e.g. 90s, 10m, 6h, 1h30m or a "
         "number of seconds",
         f"error: {bad}:29:60: idleTimeout: 'ten' is not a duration: use e.g. 90s, 10m, 6h, 1h30m or a "

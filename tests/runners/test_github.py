@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from collections.abc import Coroutine, Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -22,6 +25,7 @@ from sengu.runners.github import (
     NameCollision,
     RateLimited,
     RunnerBusy,
+    RunnerNotRemovable,
 )
 from tests.fakes.github import FakeGitHub, new_private_key_pem
 
@@ -459,6 +463,36 @@ def test_delete_runner_is_idempotent_and_never_removes_a_busy_runner(gh: FakeGit
     run(scenario())
 
 
+def test_a_validation_422_on_delete_is_not_a_busy_runner(gh: FakeGitHub, clock: SteppingClock) -> None:
+    """GitHub answers DELETE of a runner 422 both for a busy runner and for a validation failure: only its
+    message tells them apart. A busy runner is worth asking again; a refusal is not, and says why."""
+    job = gh.queue_job("my-org/app", LABELS)
+
+    async def scenario() -> None:
+        async with make_app(gh, clock) as app:
+            refused = await app.generate_jitconfig("my-org", "refused", LABELS)
+            gh.refuse_removal("refused", "Validation Failed", ["runner is managed by an enterprise policy"])
+            with pytest.raises(RunnerNotRemovable) as caught:
+                await app.delete_runner("my-org", refused.runner.id)
+            assert not isinstance(caught.value, RunnerBusy)
+            assert caught.value.status == 422 and caught.value.runner_id == refused.runner.id
+            assert caught.value.reason == "Validation Failed (runner is managed by an enterprise policy)"
+            assert str(caught.value) == (
+                f"GitHub refused to remove runner {refused.runner.id} from my-org (HTTP 422: Validation Failed "
+                "(runner is managed by an enterprise policy)); this is not a busy runner and asking again will not "
+                "help: remove it in the repository's or organization's Actions settings"
+            )
+            busy = await app.generate_jitconfig("my-org/app", "busy", LABELS)
+            gh.runner_connected("busy")
+            with pytest.raises(RunnerBusy) as busy_caught:
+                await app.delete_runner("my-org/app", busy.runner.id)
+            assert not isinstance(busy_caught.value, RunnerNotRemovable)
+            assert "still running a job" in str(busy_caught.value)
+            gh.complete_job(job.id)
+
+    run(scenario())
+
+
 def test_scopes_and_repositories_are_checked(gh: FakeGitHub, clock: SteppingClock) -> None:
     async def scenario(call: str) -> None:
         async with make_app(gh, clock) as app:
@@ -808,3 +842,57 @@ def test_the_fake_refuses_a_check_run_without_name_or_head_sha(gh: FakeGitHub, c
     assert run(scenario()) == [422, 422, 422, 422, 201]
     [check] = gh.check_runs
     assert (check.status, check.conclusion) == ("queued", None)
+
+
+# --------------------------------------------------------------------------------------------------
+# Against GitHub's own OpenAPI description
+
+# The operations the client calls, extracted from npm @octokit/openapi (see its "origin" and
+# tools/extract-github-openapi.py): api.github.com and GitHub Enterprise Server 3.19.
+OPENAPI = json.loads((Path(__file__).parent / "github_openapi.json").read_text())
+
+
+def _operation(description: str, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
+    for template, methods in OPENAPI[description].items():
+        pattern = re.sub(r"\\{[a-z_]+\\}", "[^/]+", re.escape(template))
+        if re.fullmatch(pattern, path) and method.lower() in methods:
+            return template, methods[method.lower()]
+    return None
+
+
+@pytest.mark.parametrize("owner_type", ["Organization", "User"])
+def test_every_call_is_an_operation_of_githubs_openapi(clock: SteppingClock, owner_type: str) -> None:
+    """Each request the client makes — organization runners, a user's repository runners — is a path and method
+    GitHub documents, with only parameters and body fields it documents, and every required body field."""
+    owner = "my-org" if owner_type == "Organization" else "alice"
+    with FakeGitHub(now=clock.now, owner=owner, owner_type=owner_type) as gh:
+        job = gh.queue_job(f"{owner}/app", LABELS)
+
+        async def scenario() -> None:
+            async with make_app(gh, clock) as app:
+                scope = owner if owner_type == "Organization" else f"{owner}/app"
+                assert [j.id for j in await app.queued_jobs(owner=owner)] == [job.id]
+                assert await app.job(f"{owner}/app", job.id) is not None
+                config = await app.generate_jitconfig(scope, "ci-1", LABELS)
+                assert [r.name for r in await app.list_runners(scope, name="ci-1")] == ["ci-1"]
+                assert await app.delete_runner(scope, config.runner.id) is True
+                await app.create_check_run(f"{owner}/app", head_sha=job.head_sha, name="sengu", title="t", summary="s")
+
+        run(scenario())
+        calls = gh.requests
+    used = set()
+    for request in calls:
+        for description in ("api.github.com", "ghes-3.19"):
+            found = _operation(description, request.method, request.path)
+            assert found is not None, f"{request.method} {request.path} is not in GitHub's {description} description"
+            template, operation = found
+            used.add(template)
+            assert set(request.query) <= set(operation["parameters"]), (template, request.query)
+            body = operation["body"]
+            if request.json is not None:
+                assert body is not None, template
+                assert set(request.json) <= set(body["properties"]), (template, request.json)
+                assert set(body["required"]) <= set(request.json), (template, request.json)
+            assert str(request.status) in operation["responses"] or request.status >= 400, (template, request.status)
+    runners = "/orgs/{org}/actions/runners" if owner_type == "Organization" else "/repos/{owner}/{repo}/actions/runners"
+    assert {runners, runners + "/generate-jitconfig", runners + "/{runner_id}"} <= used

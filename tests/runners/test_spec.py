@@ -110,6 +110,9 @@ def test_field_problems_all_at_once_with_positions() -> None:
     assert problems(text) == [
         "pool.yaml:6:12: appId: input should be greater than or equal to 1",
         "pool.yaml:11:5: unknown field 'colour'",
+        # a problem between fields, reported with the field problems (only the valid names are known)
+        "pool.yaml:13:5: backends: with several backends, give defaultBackend (one of two, three) for jobs that "
+        "name none",
         "pool.yaml:13:14: name: 'spot' is a label with its own meaning; name the backend otherwise (e.g. 'fargate', "
         "'k8s')",
         "pool.yaml:14:7: backends: give exactly one of 'local', 'ecs', 'codebuild' or 'kubernetes' "
@@ -150,6 +153,46 @@ def test_cross_field_problems_at_the_field_they_are_about() -> None:
         "pool.yaml:17:22: repositories: 'other-org/*' matches no repository this pool serves (owner my-org)",
         "pool.yaml:18:23: roles: 'admin' is not a role in spec.roles (deploy)",
         "pool.yaml:19:23: backends: 'fargate' is not a backend; backends: box",
+    ]
+
+
+def test_field_and_cross_field_problems_in_one_go() -> None:
+    """Pydantic runs the checks between fields only once every field is valid; a pool file with both kinds of
+    problems still gets them all in one run, each at its place, and nothing twice."""
+    text = HEAD + (
+        "  github:\n"  # 5
+        "    appId: 0\n"  # 6
+        "    installationId: 2\n"  # 7
+        "    privateKeyFile: k\n"  # 8
+        "    privateKeyEnv: K\n"  # 9
+        "    webhookSecretFile: s\n"  # 10
+        "    owner: my-org\n"  # 11
+        "  defaultBackend: fargat\n"  # 12
+        "  backends:\n"  # 13
+        "    - {name: box, local: {command: [run]}}\n"  # 14
+        "    - {name: box, kubernetes: {namespace: ci, image: i, serviceAccounts: {admin: sa}}}\n"  # 15
+        "  roles: {deploy: 'arn:aws:iam::12:role/x', Ops: 'arn:aws:iam::123456789012:role/o'}\n"  # 16
+        "  policy:\n"  # 17
+        "    - repositories: ['other-org/*', 'my-org/*']\n"  # 18
+        "      roles: [deploy, admin]\n"  # 19
+        "      backends: [box, fargate]\n"  # 20
+        "      maxCpu: -1\n"  # 21
+        "  limits: {bootTimeout: 10x}\n"  # 22
+    )
+    assert problems(text) == [
+        "pool.yaml:6:5: github: give exactly one of 'privateKeyFile' or 'privateKeyEnv'",
+        "pool.yaml:6:12: appId: input should be greater than or equal to 1",
+        "pool.yaml:12:19: defaultBackend: 'fargat' is not a backend; backends: box",
+        "pool.yaml:14:36: command: command must pass the runner its JIT config: put {jitconfig} in an argument",
+        "pool.yaml:15:14: name: duplicate backend name 'box' (first used by backends[0])",
+        "pool.yaml:15:82: admin: 'admin' is not a role in spec.roles (deploy, Ops)",
+        "pool.yaml:16:19: deploy: 'arn:aws:iam::12:role/x' is not an IAM role ARN "
+        "(arn:aws:iam::123456789012:role/NAME)",
+        "pool.yaml:16:50: Ops: role name 'Ops' must be lowercase letters, digits and '-' (label role-NAME)",
+        "pool.yaml:19:23: roles: 'admin' is not a role in spec.roles (deploy, Ops)",
+        "pool.yaml:20:23: backends: 'fargate' is not a backend; backends: box",
+        "pool.yaml:21:15: maxCpu: input should be greater than 0",
+        "pool.yaml:22:25: bootTimeout: '10x' is not a duration: use e.g. 90s, 10m, 6h, 1h30m or a number of seconds",
     ]
 
 
@@ -233,6 +276,33 @@ def test_github_enterprise_and_repositories() -> None:
     assert gh.serves("acme/infra") and gh.serves("ACME/APP") and not gh.serves("acme/other")
     bad = text.replace("acme/in*", "acme/web*")
     assert any("'acme/web*' matches no repository this pool serves" in line for line in problems(bad))
+
+
+def test_a_user_owner_gets_repository_runners() -> None:
+    user = GITHUB.replace("owner: my-org\n", "owner: alice\n    ownerType: user\n")
+    backends = "  backends: [{name: b, codebuild: {project: p}}]\n"
+    gh = load(HEAD + user + backends).spec.github
+    assert gh.owner_type == "user" and not gh.org_runners
+    assert gh.runner_scope("alice/app") == "alice/app" and gh.serves("alice/app")
+    org = load(HEAD + GITHUB + backends).spec.github
+    assert org.owner_type == "organization" and org.runner_scope("my-org/app") == "my-org"
+    listed = GITHUB.replace("owner: my-org\n", "repositories: [my-org/app]\n")
+    assert load(HEAD + listed + backends).spec.github.runner_scope("my-org/app") == "my-org/app"
+    assert problems(HEAD + user.replace("ownerType: user", "ownerType: enterprise") + backends) == [
+        "pool.yaml:11:16: ownerType: input should be 'organization' or 'user'"
+    ]
+    assert problems(HEAD + user + "    runnerGroupId: 3\n" + backends) == [
+        "pool.yaml:6:5: github: runnerGroupId 3: runner groups belong to organizations; a user's repositories get "
+        "repository runners in the Default group (1): leave runnerGroupId out"
+    ]
+
+
+def test_ca_file_is_relative_to_the_spec_file(tmp_path: Path) -> None:
+    text = HEAD + GITHUB + "    caFile: certs/ghes-ca.pem\n  backends: [{name: b, codebuild: {project: p}}]\n"
+    path = tmp_path / "pool.yaml"
+    path.write_text(text)
+    pool = capabilities.load([path]).of("RunnerPool")[0]
+    assert pool.spec.github.ca_file == str(tmp_path / "certs" / "ghes-ca.pem")
 
 
 def test_ecs_needs_a_task_definition_and_secrets_are_never_inline() -> None:

@@ -317,6 +317,10 @@ def _parse_instant(text: str) -> datetime:
     return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
+def _no_runs(manager: str) -> dict[str, dict[str, Any]]:
+    return {}
+
+
 @app.command("list")
 def list_(files: Files, home: Home = None, output: Output = "table") -> None:
     """List jobs: schedule, time zone, priority, state, next run and last run status.
@@ -333,11 +337,18 @@ def list_(files: Files, home: Home = None, output: Output = "table") -> None:
 
     _check_output(output)
     managers = _managers(files)
-    runs = RunStore(Store(home))
+    from sengu.core.store import NoState
+
+    try:
+        last_runs = RunStore(Store(home, read_only=True)).last_runs
+    except NoState:
+        if home is not None:  # a home named by --home or SENGU_HOME must hold state; the default may not yet
+            raise
+        last_runs = _no_runs
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
     for m in managers:
-        last = runs.last_runs(m.name)
+        last = last_runs(m.name)
         for p in m.jobs:
             nexts = [t for t in (s.next_after(now) for s in p.schedules) if t is not None]
             info = last.get(p.name, {})
@@ -631,7 +642,7 @@ def history(
     from sengu.core.store import Store
 
     _check_output(output)
-    rows = RunStore(Store(home)).history(manager=manager, job=job, limit=limit)
+    rows = RunStore(Store(home, read_only=True)).history(manager=manager, job=job, limit=limit)
     if output == "json":
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -674,7 +685,7 @@ def logs(
     from sengu.batch.runs import RunStore
     from sengu.core.store import Store
 
-    attempts = RunStore(Store(home)).log_paths(manager, job, run_id)
+    attempts = RunStore(Store(home, read_only=True)).log_paths(manager, job, run_id)
     if not attempts:
         which = f"run {run_id} of {job}" if run_id is not None else job
         raise UserError(f"no logs recorded for {which}; see `sengu batch history {job}`")

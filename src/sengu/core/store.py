@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,14 +30,44 @@ def default_home() -> Path:
     return base / "sengu"
 
 
+class NoState(UserError):
+    """A command that only reads state was pointed at a home (or a capability) with none: most often a typo in
+    --home or SENGU_HOME. Nothing is created to answer it."""
+
+
 class Store:
-    def __init__(self, home: Path | str | None = None):
-        self.home = Path(home) if home is not None else default_home()
+    """The state database of `home`.
+
+    ``read_only=True`` is for commands that only look (list, history, logs): a home without a database, or a
+    database without the capability's tables, raises `NoState` instead of creating them, so a mistyped
+    --home is reported rather than answered with an empty new state.
+    """
+
+    def __init__(self, home: Path | str | None = None, *, read_only: bool = False):
+        self.home = Path(home).expanduser() if home is not None else default_home()
+        self.read_only = read_only
+        self.path = self.home / DB_NAME
+        if read_only:
+            if not self.path.is_file():
+                where = "no such directory" if not self.home.is_dir() else f"no {DB_NAME} in it"
+                raise NoState(
+                    f"no sengu state at {self.home} ({where}): nothing has run with this home; "
+                    "check --home or SENGU_HOME"
+                )
+            # mode=rw: SQLite opens the file but never creates it (it may still go between the check and here).
+            uri = f"file:{urllib.parse.quote(str(self.path))}?mode=rw"
+            try:
+                self.conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=10.0)
+                self.conn.execute("PRAGMA schema_version").fetchone()
+            except sqlite3.Error as exc:
+                raise UserError(f"cannot read the state database {self.path}: {exc}") from None
+            self.conn.row_factory = sqlite3.Row
+            self.conn.execute("PRAGMA foreign_keys=ON")
+            return
         try:
             self.home.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UserError(f"cannot create state directory {self.home}: {exc.strerror} (set SENGU_HOME)") from None
-        self.path = self.home / DB_NAME
         self.conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=10.0)
         self.conn.row_factory = sqlite3.Row
         self.conn.execute("PRAGMA journal_mode=WAL")
@@ -49,7 +80,20 @@ class Store:
         )
 
     def migrate(self, owner: str, steps: Sequence[str]) -> None:
-        """Apply the owner's migrations not yet applied, each in its own transaction. Never edit a shipped step."""
+        """Apply the owner's migrations not yet applied, each in its own transaction. Never edit a shipped step.
+
+        Read-only, an owner with no tables yet raises `NoState`; an owner's older tables are still brought up
+        to date (the state exists, and its readers need the current shape, as the engine would make it).
+        """
+        if self.read_only:
+            current = self._version(owner)
+            if current == 0:
+                raise NoState(
+                    f"no {owner} state in {self.path}: nothing of {owner} has run with this home yet; "
+                    "check --home or SENGU_HOME"
+                )
+            if current == len(steps):
+                return  # up to date: no write lock for a reader
         with self.transaction():
             row = self.conn.execute(
                 "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE owner = ?", (owner,)
@@ -65,6 +109,17 @@ class Store:
                     if statement.strip():
                         self.conn.execute(statement)
                 self.conn.execute("INSERT INTO schema_migrations (owner, version) VALUES (?, ?)", (owner, version))
+
+    def _version(self, owner: str) -> int:
+        exists = self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+        ).fetchone()
+        if exists is None:
+            return 0
+        row = self.conn.execute(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations WHERE owner = ?", (owner,)
+        ).fetchone()
+        return int(row[0])
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

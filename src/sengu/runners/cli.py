@@ -141,7 +141,7 @@ def list_(
 
     if output not in ("table", "json"):
         raise UserError(f"--output must be 'table' or 'json', not {output!r}")
-    rows = RunnerStore(Store(home)).jobs(limit=limit)
+    rows = RunnerStore(Store(home, read_only=True)).jobs(limit=limit)
     for row in rows:
         row["labels"] = json.loads(row["labels"])
     if output == "json":

@@ -22,8 +22,9 @@ Endpoints used (REST API version 2022-11-28):
   (`MissingPermission`).
 - ``POST {scope}/actions/runners/generate-jitconfig`` → 201 ``{runner, encoded_jit_config}``; 409 when the
   name is taken (`NameCollision`: retry with another name).
-- ``GET {scope}/actions/runners`` and ``DELETE {scope}/actions/runners/{id}`` (404: already gone; 422: the
-  runner is running a job, `RunnerBusy`), where a scope is an organization (``/orgs/{org}``) or a
+- ``GET {scope}/actions/runners`` and ``DELETE {scope}/actions/runners/{id}`` (404: already gone; 422 saying
+  the runner "is still running a job": `RunnerBusy`, try later; any other 422 is a validation failure,
+  `RunnerNotRemovable`, not worth retrying), where a scope is an organization (``/orgs/{org}``) or a
   repository (``/repos/{owner}/{repo}``).
 
 Rate limits (https://docs.github.com/rest/using-the-rest-api/rate-limits-for-the-rest-api): a 403 or 429
@@ -33,7 +34,9 @@ than ``max_wait_s``, or one more than ``max_attempts`` allow, raises `RateLimite
 back, and until then no request is sent (GitHub may ban an integration that keeps sending). Requests are
 made one at a time, as GitHub asks, and `budget` reports the primary limit left, for metrics.
 
-GitHub Enterprise Server: ``api_url`` is ``https://HOST/api/v3``; every path is relative to it.
+GitHub Enterprise Server: ``api_url`` is ``https://HOST/api/v3``; every path is relative to it. Its own CA
+is trusted with ``ca_file`` (added to the usual ones), and proxies come from the environment as httpx reads
+it (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY; SSL_CERT_FILE when there is no ``ca_file``).
 
 Secrets: the private key, the JWT, installation tokens and JIT configs live in `Secret` objects or in
 headers, never in a URL, and are masked out of every error message this module makes.
@@ -45,6 +48,7 @@ import asyncio
 import logging
 import math
 import re
+import ssl
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,6 +82,7 @@ __all__ = [
     "RateLimited",
     "Runner",
     "RunnerBusy",
+    "RunnerNotRemovable",
     "WorkflowJob",
 ]
 
@@ -94,6 +99,7 @@ MAX_PAGES = 100
 _MASK = "***"
 _RETRY_STATUSES = frozenset({500, 502, 503, 504})
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_BUSY = re.compile(r"still running a job", re.IGNORECASE)  # GitHub's words for a runner it will not remove
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 CHECK_RUN_TEXT_MAX = 65535  # characters, for a check run's output.summary and output.text
 CHECK_RUN_CONCLUSIONS = frozenset(
@@ -202,6 +208,16 @@ class RunnerBusy(GitHubError):
         self.runner_id = runner_id
 
 
+class RunnerNotRemovable(GitHubError):
+    """GitHub refused to remove the runner for a reason other than a job it runs (422 "Validation Failed" and
+    the like): asking again will not help, so the caller should not retry; `reason` is GitHub's message."""
+
+    def __init__(self, message: str, *, runner_id: int, reason: str):
+        super().__init__(message, status=422)
+        self.runner_id = runner_id
+        self.reason = reason
+
+
 class MissingPermission(GitHubError):
     """The app's installation lacks a permission the request needs (403 "Resource not accessible by
     integration"); `permission` names it as GitHub's app settings do, e.g. ``checks:write``."""
@@ -242,9 +258,12 @@ class GitHubApp:
         timeout: float = 30.0,
         max_attempts: int = 4,
         max_wait_s: float = 60.0,
+        ca_file: str | None = None,
     ):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        self._verify = _tls_context(ca_file) if ca_file is not None else None
+        self._ca_file = ca_file
         parts = urlsplit(api_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise UserError(f"github.apiUrl must be an http(s) URL such as https://api.github.com, not {api_url!r}")
@@ -505,6 +524,14 @@ class GitHubApp:
             raise NameCollision(
                 f"a runner named {name!r} already exists in {scope} ({self._describe(response)})", name=name
             )
+        if response.status_code == 404 and "/" not in scope:
+            raise GitHubError(
+                f"GitHub POST {path} answered HTTP 404: no organization {scope!r} (or no runner group "
+                f"{int(runner_group_id)} in it) the app may register runners in. "
+                f"If {scope} is a user account, set github.ownerType: user (GitHub has no user runners: each "
+                "repository gets its own); else check the installation's 'Self-hosted runners' permission",
+                status=404,
+            )
         if response.status_code != 201:
             raise self._error("POST", path, response)
         data = self._json_object(response, "POST", path)
@@ -524,7 +551,10 @@ class GitHubApp:
     async def delete_runner(self, scope: str, runner_id: int) -> bool:
         """Deregister a runner: True when removed now, False when it was already gone.
 
-        Raises RunnerBusy when GitHub refuses because the runner is running a job.
+        GitHub answers 422 both for a runner that is running a job and for a request it finds invalid; its
+        message tells them apart ('Bad request - Runner "NAME" is still running a job'). Raises RunnerBusy for
+        the first (try again once the job is over) and RunnerNotRemovable for the second (trying again will
+        not help).
         """
         path = f"{_scope_path(scope)}/actions/runners/{int(runner_id)}"
         response = await self._request("DELETE", path)
@@ -533,9 +563,18 @@ class GitHubApp:
         if response.status_code == 404:
             return False
         if response.status_code == 422:
-            raise RunnerBusy(
-                f"GitHub will not remove runner {runner_id} from {scope}: {self._describe(response)}",
+            reason = self._describe(response, details=True)
+            if _BUSY.search(reason):
+                raise RunnerBusy(
+                    f"GitHub will not remove runner {runner_id} from {scope} while it runs a job: {reason}",
+                    runner_id=int(runner_id),
+                )
+            raise RunnerNotRemovable(
+                f"GitHub refused to remove runner {runner_id} from {scope} (HTTP 422: {reason}); "
+                "this is not a busy runner and asking again will not help: remove it in the repository's or "
+                "organization's Actions settings",
                 runner_id=int(runner_id),
+                reason=reason,
             )
         raise self._error("DELETE", path, response)
 
@@ -612,6 +651,13 @@ class GitHubApp:
                         method, url, headers=headers, json=json, params=params, timeout=self._timeout
                     )
                 except httpx.TransportError as exc:
+                    if _untrusted(exc):  # the same certificate tomorrow: trying again will not help
+                        raise GitHubError(
+                            f"GitHub {label}: the server's TLS certificate is not trusted "
+                            f"({self._scrub(str(exc)) or type(exc).__name__}); for GitHub Enterprise Server with "
+                            "its own CA, give github.caFile (a PEM file of that CA)"
+                            + (f" — {self._ca_file} does not sign it" if self._ca_file else "")
+                        ) from None
                     if attempt == self._max_attempts:
                         raise GitHubError(
                             f"GitHub {label}: no answer after {attempt} attempts "
@@ -695,7 +741,11 @@ class GitHubApp:
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self._timeout)
+            # trust_env (httpx's default, said here because it matters): HTTPS_PROXY, HTTP_PROXY, ALL_PROXY and
+            # NO_PROXY choose the proxy; SSL_CERT_FILE / SSL_CERT_DIR replace the trusted CAs when no caFile
+            # is given.
+            verify: ssl.SSLContext | bool = self._verify if self._verify is not None else True
+            self._client = httpx.AsyncClient(timeout=self._timeout, verify=verify, trust_env=True)
         return self._client
 
     # --- messages -----------------------------------------------------------------------------------
@@ -713,8 +763,9 @@ class GitHubApp:
     def _message(self, response: httpx.Response) -> str:
         return self._describe(response).lower()
 
-    def _describe(self, response: httpx.Response) -> str:
-        """GitHub's error message (its JSON ``message``, else the body), short and scrubbed."""
+    def _describe(self, response: httpx.Response, *, details: bool = False) -> str:
+        """GitHub's error message (its JSON ``message``, else the body), short and scrubbed; with `details`,
+        followed by its ``errors`` (a validation failure says what failed there)."""
         try:
             data = response.json()
         except ValueError:
@@ -722,6 +773,10 @@ class GitHubApp:
         text = data.get("message") if isinstance(data, dict) else None
         if not isinstance(text, str):
             text = response.text
+        elif details and isinstance(data, dict) and isinstance(data.get("errors"), list):
+            more = [_error_text(e) for e in data["errors"]]
+            if any(more):
+                text = f"{text} ({'; '.join(m for m in more if m)})"
         text = " ".join(text.split())
         if len(text) > 200:
             text = text[:199] + "…"
@@ -745,6 +800,30 @@ class GitHubApp:
 
 # --------------------------------------------------------------------------------------------------
 # Parsing and paths
+
+
+def _tls_context(ca_file: str) -> ssl.SSLContext:
+    """The usual trusted CAs (certifi's, or SSL_CERT_FILE's) plus those in `ca_file`: a GitHub Enterprise
+    Server behind a private CA, reached through a proxy that may itself present a public certificate."""
+    context = httpx.create_ssl_context(trust_env=True)
+    try:
+        context.load_verify_locations(cafile=ca_file)
+    except FileNotFoundError:
+        raise UserError(f"github.caFile {ca_file}: no such file") from None
+    except (ssl.SSLError, ValueError):
+        raise UserError(f"github.caFile {ca_file}: not a PEM file of CA certificates") from None
+    except OSError as exc:
+        raise UserError(f"github.caFile {ca_file}: cannot read: {exc.strerror}") from None
+    return context
+
+
+def _untrusted(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _load_key(private_key: Secret) -> RSAPrivateKey:
@@ -781,6 +860,18 @@ def _scope_path(scope: str) -> str:
     if not _valid_name(scope):
         raise ValueError(f"a runner scope is an organization or owner/repo, not {scope!r}")
     return f"/orgs/{quote(scope, safe='')}"
+
+
+def _error_text(item: Any) -> str:
+    """One entry of a GitHub error's ``errors``: a string, or an object with a message or a field and code."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dict):
+        message = item.get("message")
+        if isinstance(message, str):
+            return message
+        return " ".join(str(item[k]) for k in ("resource", "field", "code") if isinstance(item.get(k), str))
+    return ""
 
 
 def _short(path: str) -> str:

@@ -33,7 +33,7 @@ from sengu.core.notify import read_secret
 from sengu.core.store import Store
 from sengu.runners import machine
 from sengu.runners.backends.base import RUNNER_TAG, SPOT_INTERRUPTION, Backend, BackendError, Handle
-from sengu.runners.github import GitHubApp, GitHubError, RateBudget, RunnerBusy
+from sengu.runners.github import GitHubApp, GitHubError, RateBudget, RunnerBusy, RunnerNotRemovable
 from sengu.runners.labels import Launch, Rejection, resolve_labels
 from sengu.runners.reports import RejectionReporter
 from sengu.runners.spec import RunnerPool
@@ -68,8 +68,16 @@ class PoolRuntime:
         return self.pool.name
 
     def scope(self, repository: str) -> str:
+        return self.pool.spec.github.runner_scope(repository)
+
+    async def runner_scopes(self) -> list[str]:
+        """Every scope this pool's runners may be registered in (a user's: each repository of theirs)."""
         gh = self.pool.spec.github
-        return gh.owner if gh.owner is not None else repository
+        if gh.org_runners and gh.owner is not None:
+            return [gh.owner]
+        if gh.repositories is not None:
+            return list(gh.repositories)
+        return [r for r in await self.github.installation_repositories() if gh.serves(r)]
 
     def signed(self, body: bytes, signature: str) -> bool:
         return any(verify_signature(secret, body, signature) for secret in self.webhook_secrets)
@@ -499,6 +507,10 @@ class RunnerEngine:
             except RunnerBusy:
                 log.warning("%s: runner %s is busy with a job; not stopping it (%s)", runtime.name, name, reason)
                 return
+            except RunnerNotRemovable as exc:
+                # Not a job it runs: retrying will not change GitHub's mind, so the compute goes anyway.
+                log.error("%s: %s; stopping runner %s's compute anyway", runtime.name, exc, name)
+                reason = f"{reason}; GitHub refused to deregister it: {exc.reason}"
         backend = runtime.backends.get(row["backend"])
         if backend is not None and row["handle_id"]:
             await backend.terminate(_handle(row), reason)
@@ -612,8 +624,7 @@ class RunnerEngine:
                 self._spawn(self._stop(runtime, name, "its job is over"), f"stop {name}")
 
     async def _reap_registrations(self, runtime: PoolRuntime) -> None:
-        gh = runtime.pool.spec.github
-        scopes = [gh.owner] if gh.owner else list(gh.repositories or [])
+        scopes = await runtime.runner_scopes()
         listing_started = self.clock.now()
         registered: set[str] = set()
         for scope in scopes:
@@ -628,6 +639,8 @@ class RunnerEngine:
                             log.warning("%s: deregistered runner %s without compute", runtime.name, runner.name)
                     except RunnerBusy:
                         pass  # it took a job after all: leave it
+                    except RunnerNotRemovable as exc:
+                        log.error("%s: %s", runtime.name, exc)  # the other registrations are still reaped
                 elif runner.name in live and runner.status == "online" and not runner.busy:
                     await self._idle(runtime, runner.name)
         # An ephemeral runner leaves GitHub once it has run a job. One of ours gone from the list while its
@@ -835,7 +848,7 @@ def build_pools(pools: Sequence[RunnerPool], *, home: Path, clock: Clock) -> lis
             boot_timeout=timedelta(seconds=pool.spec.limits.boot_timeout),
             max_job_duration=timedelta(seconds=pool.spec.limits.max_job_duration),
         )
-        github = GitHubApp(gh.api_url, gh.app_id, gh.installation_id, key, clock)
+        github = GitHubApp(gh.api_url, gh.app_id, gh.installation_id, key, clock, ca_file=gh.ca_file)
         reporter = RejectionReporter(pool.spec.rejections, github, pool_name=pool.name, clock=clock)
         out.append(PoolRuntime(pool, github, secrets, backends, limits, reporter))
     return out

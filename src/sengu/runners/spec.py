@@ -12,6 +12,7 @@ import fnmatch
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
@@ -32,12 +33,14 @@ from sengu.core.duration import parse_duration
 from sengu.core.names import DnsLabel, dns_label, is_dns_label
 
 if TYPE_CHECKING:
+    from sengu.core.errors import Problem
     from sengu.core.notify import SecretSource
     from sengu.core.spec import Document
 
 KIND = "RunnerPool"
 
 Arch = Literal["x64", "arm64"]
+OwnerType = Literal["organization", "user"]
 Capacity = Literal["spot", "on-demand"]
 BackendKind = Literal["local", "ecs", "codebuild", "kubernetes"]
 ComputeType = Literal[
@@ -193,30 +196,24 @@ class GitHub(Model):
         description="While rotating: the secret being replaced, also accepted (a file or an env var).",
     )
     owner: Login | None = Field(default=None, description="Serve every repository of this organization or user.")
+    owner_type: OwnerType = Field(
+        default="organization",
+        description="What owner is: an organization (organization runners, in runnerGroupId) or a user "
+        "(GitHub has no user runners: each repository gets its own).",
+    )
     repositories: list[Repository] | None = Field(
         default=None, min_length=1, description="… or only these repositories (OWNER/NAME, one owner)."
     )
     runner_group_id: int = Field(default=1, ge=1, description="Runner group of organization runners (1: Default).")
+    ca_file: str | None = Field(
+        default=None,
+        description="PEM file of CA certificates trusted for apiUrl besides the usual ones (GitHub Enterprise "
+        "Server with its own CA). Proxies come from HTTPS_PROXY and NO_PROXY.",
+    )
 
     @model_validator(mode="after")
     def _sources(self) -> GitHub:
-        problems = []
-        for what, file, env in (
-            ("privateKeyFile", self.private_key_file, self.private_key_env),
-            ("webhookSecretFile", self.webhook_secret_file, self.webhook_secret_env),
-        ):
-            if (file is None) == (env is None):
-                other = what.replace("File", "Env")
-                problems.append(f"give exactly one of '{what}' or '{other}'")
-        if (self.owner is None) == (self.repositories is None):
-            problems.append("give exactly one of 'owner' (every repository of an account) or 'repositories'")
-        elif self.repositories is not None:
-            owners = sorted({r.split("/")[0].lower() for r in self.repositories})
-            if len(owners) > 1:
-                problems.append(
-                    f"repositories belong to {len(owners)} owners ({', '.join(owners)}); a GitHub App installation "
-                    "covers one account: make one RunnerPool per owner"
-                )
+        problems = _github_problems(self.model_dump(by_alias=True))
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -228,6 +225,15 @@ class GitHub(Model):
             return self.owner
         assert self.repositories
         return self.repositories[0].split("/")[0]
+
+    @property
+    def org_runners(self) -> bool:
+        """Runners are registered on the organization (else on each repository: a user's, or listed ones)."""
+        return self.owner is not None and self.owner_type == "organization"
+
+    def runner_scope(self, repository: str) -> str:
+        """Where a runner for a job of `repository` is registered: the organization, or the repository."""
+        return self.owner if self.org_runners and self.owner is not None else repository
 
     @property
     def scope(self) -> str:
@@ -257,6 +263,37 @@ class GitHub(Model):
         """Every webhook secret a delivery may be signed with: the current one, then the previous one."""
         previous = self.webhook_secret_previous
         return [self.webhook_secret(), *([previous.source()] if previous is not None else [])]
+
+
+def _is_org(owner_type: Any) -> bool:
+    return owner_type is None or owner_type == "organization"
+
+
+def _github_problems(data: dict[str, Any]) -> list[str]:
+    """The checks between github's fields, on its camelCase data: the model's, or raw data that did not
+    validate (so these are reported along with its field problems)."""
+    problems = []
+    group = data.get("runnerGroupId")
+    if group is not None and group != 1 and data.get("owner") is not None and not _is_org(data.get("ownerType")):
+        problems.append(
+            f"runnerGroupId {group}: runner groups belong to organizations; a user's repositories get "
+            "repository runners in the Default group (1): leave runnerGroupId out"
+        )
+    for what in ("privateKeyFile", "webhookSecretFile"):
+        other = what.replace("File", "Env")
+        if (data.get(what) is None) == (data.get(other) is None):
+            problems.append(f"give exactly one of '{what}' or '{other}'")
+    repositories = data.get("repositories")
+    if (data.get("owner") is None) == (repositories is None):
+        problems.append("give exactly one of 'owner' (every repository of an account) or 'repositories'")
+    elif isinstance(repositories, list):
+        owners = sorted({r.split("/")[0].lower() for r in repositories if isinstance(r, str) and "/" in r})
+        if len(owners) > 1:
+            problems.append(
+                f"repositories belong to {len(owners)} owners ({', '.join(owners)}); a GitHub App installation "
+                "covers one account: make one RunnerPool per owner"
+            )
+    return problems
 
 
 class LocalBackend(Model):
@@ -467,45 +504,162 @@ class RunnerPoolSpec(Model):
         return found
 
 
-def cross_problems(spec: RunnerPoolSpec) -> Iterator[tuple[tuple[str | int, ...], str]]:
+@dataclass(frozen=True)
+class _PolicyShape:
+    roles: tuple[str, ...] | None
+    backends: tuple[str, ...] | None
+    repositories: tuple[str | None, ...]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What the checks between fields look at. From a valid spec, or — when some fields are wrong, and pydantic
+    then never runs the spec's own checks — from whatever of the raw data is valid, so that one run reports
+    every problem. None stands for "not known" (the field itself is wrong): checks that need it are skipped."""
+
+    backend_names: tuple[str | None, ...]
+    default_backend: str | None
+    default_given: bool
+    roles: tuple[str, ...]
+    service_accounts: tuple[tuple[int, tuple[str, ...]], ...]
+    policy: tuple[_PolicyShape, ...]
+    github: GitHub | None
+    github_problems: tuple[str, ...] = ()  # github's own checks between fields, when github did not validate
+
+
+def _shape(spec: RunnerPoolSpec) -> _Shape:
+    return _Shape(
+        backend_names=tuple(b.name for b in spec.backends),
+        default_backend=spec.default_backend,
+        default_given=spec.default_backend is not None,
+        roles=tuple(spec.roles),
+        service_accounts=tuple(
+            (i, tuple(b.kubernetes.service_accounts)) for i, b in enumerate(spec.backends) if b.kubernetes is not None
+        ),
+        policy=tuple(
+            _PolicyShape(
+                None if e.roles is None else tuple(e.roles),
+                None if e.backends is None else tuple(e.backends),
+                tuple(e.repositories),
+            )
+            for e in spec.policy
+        ),
+        github=spec.github,
+    )
+
+
+def _strings_or_none(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
+
+
+def _valid(check: Any, value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return str(check(value))
+    except ValueError:
+        return None
+
+
+def _raw_shape(spec: Any) -> _Shape | None:
+    """The shape of a spec that did not validate, from its raw data (None when it is not even a mapping)."""
+    if not isinstance(spec, dict):
+        return None
+    raw_backends = spec.get("backends")
+    backends = raw_backends if isinstance(raw_backends, list) else []
+    names = tuple(_valid(_backend_name, b.get("name")) if isinstance(b, dict) else None for b in backends)
+    accounts = []
+    for i, b in enumerate(backends):
+        kube = b.get("kubernetes") if isinstance(b, dict) else None
+        if isinstance(kube, dict) and isinstance(kube.get("serviceAccounts"), dict):
+            accounts.append((i, tuple(str(k) for k in kube["serviceAccounts"])))
+    raw_roles = spec.get("roles")
+    roles = tuple(str(k) for k in raw_roles) if isinstance(raw_roles, dict) else None
+    policy = []
+    raw_policy = spec.get("policy")
+    for entry in raw_policy if isinstance(raw_policy, list) else []:
+        if not isinstance(entry, dict):
+            policy.append(_PolicyShape(None, None, ()))
+            continue
+        repos = entry.get("repositories")
+        policy.append(
+            _PolicyShape(
+                _strings_or_none(entry.get("roles")),
+                _strings_or_none(entry.get("backends")),
+                tuple(_valid(_repo_glob, r) for r in repos) if isinstance(repos, list) else (),
+            )
+        )
+    raw_github = spec.get("github")
+    github_problems: tuple[str, ...] = ()
+    try:
+        github: GitHub | None = GitHub.model_validate(raw_github)
+    except ValidationError:
+        github = None
+        if isinstance(raw_github, dict):
+            github_problems = tuple(_github_problems(raw_github))
+    default = spec.get("defaultBackend")
+    return _Shape(
+        # Backends that are not a list: nothing is known about them (their own problem is reported).
+        backend_names=names if isinstance(raw_backends, list) else (None,),
+        default_backend=default if isinstance(default, str) else None,
+        default_given=default is not None,
+        # Roles unknown: the checks of references to roles see every role as declared.
+        roles=roles if roles is not None else (),
+        service_accounts=tuple(accounts) if roles is not None else (),
+        policy=tuple(replace(p, roles=None) if roles is None else p for p in policy),
+        github=github,
+        github_problems=github_problems,
+    )
+
+
+def cross_problems(spec: RunnerPoolSpec | _Shape) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Problems between fields, each at the field it is about (a location relative to the spec)."""
-    names = [b.name for b in spec.backends]
+    shape = spec if isinstance(spec, _Shape) else _shape(spec)
+    if shape.github_problems:
+        yield ("github",), "; ".join(shape.github_problems)
+    names = shape.backend_names
+    complete = None not in names  # every backend's name is known: a missing name can be told apart
     first: dict[str, int] = {}
     for i, name in enumerate(names):
+        if name is None:
+            continue
         if name in first:
             yield ("backends", i, "name"), f"duplicate backend name {name!r} (first used by backends[{first[name]}])"
         first.setdefault(name, i)
-    known = ", ".join(dict.fromkeys(names))
-    if spec.default_backend is None:
-        if len(spec.backends) > 1:
+    known = ", ".join(first)
+    if not shape.default_given:
+        if len(names) > 1:
             yield ("backends",), f"with several backends, give defaultBackend (one of {known}) for jobs that name none"
-    elif spec.default_backend not in first:
-        yield ("defaultBackend",), f"{spec.default_backend!r} is not a backend; backends: {known}"
-    for role in spec.roles:
+    elif complete and shape.default_backend is not None and shape.default_backend not in first:
+        yield ("defaultBackend",), f"{shape.default_backend!r} is not a backend; backends: {known}"
+    for role in shape.roles:
         if not is_dns_label(role):
             yield ("roles", role), f"role name {role!r} must be lowercase letters, digits and '-' (label role-NAME)"
-    roles = ", ".join(spec.roles) or "none declared"
-    for b_index, backend in enumerate(spec.backends):
-        if backend.kubernetes is not None:
-            for role in backend.kubernetes.service_accounts:
-                if role not in spec.roles:
-                    yield (
-                        ("backends", b_index, "kubernetes", "serviceAccounts", role),
-                        f"{role!r} is not a role in spec.roles ({roles})",
-                    )
-    for p_index, entry in enumerate(spec.policy):
+    roles = ", ".join(shape.roles) or "none declared"
+    for b_index, accounts in shape.service_accounts:
+        for role in accounts:
+            if role not in shape.roles:
+                yield (
+                    ("backends", b_index, "kubernetes", "serviceAccounts", role),
+                    f"{role!r} is not a role in spec.roles ({roles})",
+                )
+    for p_index, entry in enumerate(shape.policy):
         at = ("policy", p_index)
-        for r_index, role in enumerate(entry.roles or []):
-            if role not in spec.roles:
+        for r_index, role in enumerate(entry.roles or ()):
+            if role not in shape.roles:
                 yield (*at, "roles", r_index), f"{role!r} is not a role in spec.roles ({roles})"
-        for n_index, name in enumerate(entry.backends or []):
-            if name not in first:
+        for n_index, name in enumerate(entry.backends or ()):
+            if complete and name not in first:
                 yield (*at, "backends", n_index), f"{name!r} is not a backend; backends: {known}"
+        if shape.github is None:
+            continue
         for g_index, glob in enumerate(entry.repositories):
-            if not _can_match(spec.github, glob):
+            if glob is not None and not _can_match(shape.github, glob):
                 yield (
                     (*at, "repositories", g_index),
-                    f"{glob!r} matches no repository this pool serves ({spec.github.scope})",
+                    f"{glob!r} matches no repository this pool serves ({shape.github.scope})",
                 )
 
 
@@ -546,15 +700,19 @@ class RunnerPool(Model):
 
 def load_pool(doc: Document) -> RunnerPool:
     """Validate one RunnerPool document. Relative secret files are relative to the spec file."""
+    from sengu.core.errors import UserError
     from sengu.core.spec import validate
 
-    pool = validate(doc, RunnerPool)
+    try:
+        pool = validate(doc, RunnerPool)
+    except UserError as exc:
+        raise UserError(_with_cross_problems(doc, exc.problems)) from None
     if doc.path.startswith("<"):
         return pool
     base = os.path.dirname(os.path.abspath(doc.path))
     gh = pool.spec.github
     update: dict[str, Any] = {}
-    for field in ("private_key_file", "webhook_secret_file"):
+    for field in ("private_key_file", "webhook_secret_file", "ca_file"):
         value = getattr(gh, field)
         if value is not None:
             update[field] = _relative_to(value, base)
@@ -568,6 +726,22 @@ def load_pool(doc: Document) -> RunnerPool:
         rejections = pool.spec.rejections.model_copy(update={"slack": slack.model_copy(update={"webhook_url": url})})
         spec_update["rejections"] = rejections
     return pool.model_copy(update={"spec": pool.spec.model_copy(update=spec_update)})
+
+
+def _with_cross_problems(doc: Document, problems: list[Problem]) -> list[Problem]:
+    """Field problems, and the problems between fields that the valid part of the spec shows, in file order."""
+    data = doc.data.get("spec") if isinstance(doc.data, dict) else None
+    shape = _raw_shape(data)
+    found = list(problems)
+    seen = {str(p) for p in found}
+    for loc, message in cross_problems(shape) if shape is not None else ():
+        # Worded as pydantic's problems are (core/spec.py), so one found both ways is reported once.
+        field = next((part for part in reversed(loc) if isinstance(part, str)), "")
+        problem = doc.problem(("spec", *loc), f"{field}: {message}" if field else message)
+        if str(problem) not in seen:
+            seen.add(str(problem))
+            found.append(problem)
+    return sorted(found, key=lambda p: (p.location.line or 0, p.location.col or 0) if p.location else (0, 0))
 
 
 def _relative_to(path: str, base: str) -> str:
