@@ -1,10 +1,11 @@
 """`make demo`: the batch migration workflow on this machine, in about two minutes.
 
-1. import the legacy crontab (see the warnings about what cannot move as is),
-2. validate the edited spec and test-run one job (it fails once and is retried),
-3. run the embedded engine: jobs fire each minute, one retries, one runs over its deadline and is killed,
+1. import the legacy crontab (see the warnings about what cannot move as is): every job comes in suspended,
+2. classify: the edited spec gives each job a priority (and retries, deadlines, a recovery command),
+3. test-run one job (it fails once and is retried),
+4. run the embedded engine: jobs fire each minute, one retries, one runs over its deadline and is killed,
    one fails for good and its recovery command runs,
-4. show the history and where to look next.
+5. show the history and where to look next.
 
 Set DEMO_SECONDS to change how long the engine runs (default: until 45 s past the next minute).
 """
@@ -66,16 +67,24 @@ def main() -> None:
     STATE.mkdir()
 
     step("1. Import the legacy crontab (warnings say what cannot move as is)")
-    sengu("batch", "import", str(HERE / "legacy.crontab"), "--name", "demo", "-o", str(STATE / "imported.yaml"))
-    print(f"   -> {STATE / 'imported.yaml'}; the edited version with retries and deadlines is {SPEC}")
+    imported = STATE / "imported.yaml"
+    sengu("batch", "import", str(HERE / "legacy.crontab"), "--name", "demo", "-o", str(imported))
+    print("   Nothing imported runs yet: no job has a priority, so every one is suspended.")
+    sengu("batch", "validate", str(imported), check=True)
 
-    step("2. Validate the spec, then test-run one job before it moves")
+    step("2. Classify: the edited spec gives each job a priority, retries and deadlines")
+    print(
+        f"   {SPEC.relative_to(ROOT)} is {imported.name} edited: priority low/middle/high per job, "
+        "migration.stage middle,\n   backoffLimit, activeDeadlineSeconds, a recovery command."
+    )
     sengu("batch", "validate", str(SPEC), check=True)
+
+    step("3. Test-run one job before it moves")
     sengu("batch", "next", str(SPEC), "--count", "2", "--job", "aggregate-access-logs", "--job", "warm-up-cdn")
     print("   (sync-partner-feed fails on its first attempt; backoffLimit retries it after 10 s)")
     sengu("batch", "run", str(SPEC), "sync-partner-feed")
 
-    step("3. Run the embedded engine")
+    step("4. Run the embedded engine: the low and middle jobs")
     port = free_port()
     now = time.time()
     default = 60 - now % 60 + 45  # the next minute's jobs, their retries and the deadline kill
@@ -97,7 +106,7 @@ def main() -> None:
         engine.send_signal(signal.SIGTERM)
         engine.wait(timeout=60)
 
-    step("4. What happened")
+    step("5. What happened")
     sengu("batch", "history", "--limit", "25")
     sengu("batch", "list", str(SPEC))
     print(

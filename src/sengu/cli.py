@@ -22,7 +22,8 @@ app = App(
         "Move a long-lived web service from VMs onto Kubernetes and keep it running well.\n\n"
         "Every capability is declared in Kubernetes-shaped YAML (apiVersion: sengu.dev/v1alpha1) and runs on\n"
         "this machine with `sengu up` — the same files run on Kubernetes later.\n\n"
-        "Start with: sengu batch import /etc/crontab -o jobs.yaml && sengu up jobs.yaml"
+        "Start with: sengu batch import /etc/crontab -o jobs.yaml — every job comes in suspended; give the\n"
+        "ones that move first `priority: low`, test them with sengu batch run, then sengu up jobs.yaml"
     ),
     no_args_is_help=True,
     rich_markup_mode=None,

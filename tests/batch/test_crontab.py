@@ -19,8 +19,9 @@ from sengu.batch.crontab import (
     CrontabSource,
     ImportResult,
     _vixie_stdin,
+    capped,
     import_crontabs,
-    looks_like_system_crontab,
+    with_origins,
 )
 from sengu.batch.spec import CronjobManager
 from sengu.core.errors import Location, Problem
@@ -186,7 +187,7 @@ def test_a_file_without_jobs_is_an_error_when_nothing_else_has_jobs() -> None:
     ("kwargs", "message"),
     [
         ({"name": "Legacy Cron"}, "name 'Legacy Cron' is not a valid Kubernetes name"),
-        ({"default_priority": "urgent"}, "priority 'urgent' is not one of low, middle, high"),
+        ({"priority": "urgent"}, "priority 'urgent' is not one of low, middle, high"),
     ],
 )
 def test_bad_options_are_errors(kwargs: dict[str, str], message: str) -> None:
@@ -195,9 +196,23 @@ def test_bad_options_are_errors(kwargs: dict[str, str], message: str) -> None:
     assert any(str(e).startswith(message) for e in result.errors)
 
 
-def test_priority_goes_on_every_job() -> None:
-    result = one("0 0 * * * a\n0 1 * * * b\n", default_priority="high")
-    assert [j["priority"] for j in result.document["spec"]["jobs"]] == ["high", "high"]
+def test_a_priority_given_goes_on_every_job() -> None:
+    result = one("0 0 * * * a\n0 1 * * * b\n", priority="middle")
+    assert [j["priority"] for j in result.document["spec"]["jobs"]] == ["middle", "middle"]
+
+
+def test_imported_jobs_are_unclassified_and_all_suspended() -> None:
+    """Imports start safe: no priority (the spec reads it as high) and stage low, so nothing runs."""
+    from sengu.batch.resolve import load_manager
+    from sengu.core.spec import parse_documents
+
+    result = one(fixture("deploy.crontab"), path="deploy.crontab")
+    assert all("priority" not in j for j in result.document["spec"]["jobs"])
+    assert result.document["spec"]["migration"] == {"stage": "low"}
+    (doc,) = parse_documents(yaml.safe_dump(result.document), "<imported>")
+    manager = load_manager(doc)
+    assert manager.jobs and all(p.suspended for p in manager.jobs)
+    assert {p.suspend_reason for p in manager.jobs} == {"priority high is above migration stage low"}
     assert result.document["spec"]["migration"] == {"stage": "low"}
 
 
@@ -514,8 +529,8 @@ def test_cron_d_file_that_debian_cron_skipped_is_flagged() -> None:
         ("0 0 * * * sudo -u www-data timeout 300 env FOO=1 /usr/bin/php /x/cron.php", "cron"),
         ("0 0 * * * python3 -m app.tasks purge", "app-tasks-purge"),
         ("0 0 * * * perl -e 'print 1'", "perl"),
-        ("0 0 * * * test -x /usr/sbin/anacron || run-parts --report /etc/cron.daily", "run-parts-report"),
-        ('0 0 * * * mysql -e "SELECT 1" --batch app', "mysql-batch-app"),
+        ("0 0 * * * test -x /usr/sbin/anacron || run-parts --report /etc/cron.daily", "cron-daily"),
+        ('0 0 * * * mysql -e "SELECT 1" --batch app', "mysql"),
         ("0 0 * * * ./RunThis_Now 12 --dry-run", "runthis-now-dry-run"),
         ("0 0 * * * $HOME/bin/x.sh", "x"),
         ("0 0 * * * >/dev/null", "job"),
@@ -527,22 +542,20 @@ def test_job_names(text: str, name: str) -> None:
 
 
 def test_long_names_are_cut_with_a_stable_hash() -> None:
-    long_a = "Synchronise the product catalogue with the warehouse management system every night"
-    long_b = "Synchronise the product catalogue with the warehouse management system every hour"
-    names = [j["name"] for j in jobs(f"# {long_a}\n0 0 * * * a\n# {long_b}\n0 1 * * * b\n# {long_a}\n0 2 * * * c\n")]
+    long_a = "synchronise-the-product-catalogue-with-the-warehouse-management-system-every-night"
+    long_b = "synchronise-the-product-catalogue-with-the-warehouse-management-system-every-hour"
+    text = f"0 0 * * * /opt/sync/{long_a}\n0 1 * * * /opt/sync/{long_b}\n0 2 * * * /opt/sync/{long_a}\n"
+    names = [j["name"] for j in jobs(text)]
 
-    slug_a = "synchronise-the-product-catalogue-with-the-warehouse-management-system-every-night"
+    slug_a = f"sync-{long_a}"  # the package directory in /opt comes first
     digest = hashlib.sha256(slug_a.encode()).hexdigest()[:8]
-    # 43 characters would end in '-', which the cut drops before adding '-' and the hash.
-    assert names[0] == f"{slug_a[:42]}-{digest}"
-    assert len(names[0]) == 51
-    assert names[1] != names[0] and names[1].startswith(slug_a[:42]) and len(names[1]) == 51
+    assert names[0] == f"{slug_a[:43]}-{digest}"
+    assert len(names[0]) == 52
+    assert names[1] != names[0] and names[1].startswith(slug_a[:43]) and len(names[1]) == 52
     assert names[2] != names[0] and names[2].endswith("-2") and len(names[2]) <= 52
     assert all(NAME.match(n) for n in names)
     # Stable: the same input gives the same names.
-    assert names == [
-        j["name"] for j in jobs(f"# {long_a}\n0 0 * * * a\n# {long_b}\n0 1 * * * b\n# {long_a}\n0 2 * * * c\n")
-    ]
+    assert names == [j["name"] for j in jobs(text)]
 
 
 def test_a_cut_never_leaves_a_dash_before_the_hash() -> None:
@@ -562,31 +575,63 @@ def test_collisions_get_numbered_suffixes_across_files() -> None:
     assert [j["name"] for j in result.document["spec"]["jobs"]] == ["backup", "backup-2", "backup-2-2", "backup-3"]
 
 
-# --- format detection -----------------------------------------------------------------------------
+# --- format detection (the table tests are in test_crontab_format.py) ----------------------------
 
 
-@pytest.mark.parametrize(
-    ("path", "text", "system"),
-    [
-        ("/etc/cron.d/php", "", True),
-        ("./vm1/etc/cron.d/php", "", True),
-        ("/etc/crontab", "", True),
-        ("backup/etc/crontab", "", True),
-        ("/var/spool/cron/crontabs/deploy", "0 0 * * * /bin/true\n", False),
-        ("root.txt", "SHELL=/bin/sh\n# c\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n", True),
-        ("mixed", "0 0 * * * www-data a\n0 1 * * * b c\n", True),
-        ("user", "0 0 * * * rootless-thing\n0 1 * * * b c\n@daily root\n", False),
-        ("macro", "@daily postgres vacuumdb\n", True),
-        ("empty", "", False),
-    ],
-)
-def test_looks_like_system_crontab(path: str, text: str, system: bool) -> None:
-    assert looks_like_system_crontab(path, text) is system
+def test_undecided_format_is_read_from_the_lines_of_each_file() -> None:
+    result = import_crontabs(
+        [
+            CrontabSource("copied/app-maintenance", fixture("etc/cron.d/app-maintenance")),
+            CrontabSource("copied/deploy", fixture("deploy.crontab")),
+        ]
+    )
+    assert result.errors == [], lines(result.errors)
+    commands = [j["command"] for j in result.document["spec"]["jobs"]]
+    assert commands[0] == "/usr/sbin/logrotate /etc/logrotate.d/app"
+    assert "/usr/local/bin/backup.sh --full >> /var/log/backup.log 2>&1" in commands
 
 
-def test_detection_matches_the_fixtures() -> None:
-    assert looks_like_system_crontab("cron/app-maintenance", fixture("etc/cron.d/app-maintenance"))
-    assert not looks_like_system_crontab("cron/deploy", fixture("deploy.crontab"))
+def test_an_undecidable_file_is_a_located_error_naming_the_options() -> None:
+    result = import_crontabs([CrontabSource("tab", "# c\n0 0 * * * deploy rotate\n")])
+    assert result.document == {}
+    (error,) = result.errors
+    assert error.location == Location("tab", 2)
+    assert "--system" in error.message and "--user" in error.message
+
+
+def test_a_forced_user_field_that_cannot_be_a_user_is_an_error_not_a_changed_command() -> None:
+    result = one("0 0 * * * /usr/bin/backup --full\n", system=True, path="tab")
+    assert lines(result.errors) == [
+        "tab:1: '/usr/bin/backup' cannot be a user name, but this file is read with a user field after the "
+        "schedule (as in /etc/crontab); if it is a user crontab, give --user"
+    ]
+
+
+def test_the_written_yaml_says_where_each_job_came_from_and_as_whom() -> None:
+    result = import_crontabs(
+        [
+            CrontabSource("/etc/cron.d/app", "0 0 * * * www-data /usr/bin/a\n0 1 * * * root /usr/bin/b\n"),
+            CrontabSource("odd\npath", "0 2 * * * /usr/bin/c\n"),
+            CrontabSource("tab", "# a\n0 3 * * * /usr/bin/a\n"),
+        ]
+    )
+    plain = yaml.safe_dump(result.document, sort_keys=False)
+    text = with_origins(plain, result.origins)
+    assert yaml.safe_load(text) == result.document
+    assert [line.strip() for line in text.splitlines() if "- name:" in line] == [
+        "- name: a  # from /etc/cron.d/app:1, ran as www-data",
+        "- name: b  # from /etc/cron.d/app:2, ran as root",
+        "- name: c",  # a path with a newline is left out rather than break the YAML
+        "- name: a-2  # from tab:2",
+    ]
+
+
+def test_errors_are_capped_per_file_with_a_count_of_the_rest() -> None:
+    problems = [Problem(f"bad {i}", Location("a", i)) for i in range(1, 31)] + [Problem("bad", Location("b", 1))]
+    shown = lines(capped(problems))
+    assert shown[:20] == [f"a:{i}: bad {i}" for i in range(1, 21)]
+    assert shown[20:] == ["b:1: bad", "... and 10 more errors in a"]
+    assert lines(capped(problems[:20])) == lines(problems[:20])
 
 
 # --- never raises ---------------------------------------------------------------------------------
@@ -671,7 +716,7 @@ SOURCE = st.builds(
     CrontabSource,
     path=st.sampled_from(["a.cron", "/etc/cron.d/b", "c"]),
     text=st.one_of(st.text(max_size=200), st.lists(LINE, max_size=20).map("\n".join)),
-    system=st.booleans(),
+    system=st.sampled_from([True, False, None]),
 )
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from sengu.core.errors import Failure, Problem, UserError
+from sengu.core.errors import Failure, Location, Problem, UserError
 from sengu.core.help import App
 
 if TYPE_CHECKING:
@@ -94,16 +94,26 @@ def import_(
         bool | None,
         typer.Option(
             "--system/--user",
-            help="Force the format: with or without the user field. "
-            "Default: guessed per file (/etc/crontab, /etc/cron.d have it).",
+            help="Force the format: with the user field after the schedule (/etc/crontab, /etc/cron.d) or "
+            "without it (crontab -e). Default: decided per file from all its job lines; a file that could "
+            "be either is an error that asks for this option.",
+        ),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="Encoding of the files (e.g. latin-1). Default: UTF-8; a byte that does not decode is an error."
         ),
     ] = None,
 ) -> None:
-    """Turn legacy crontabs into one CronjobManager document.
+    """Turn legacy crontabs into one CronjobManager document, every job suspended until you classify it.
 
+    Imported jobs have no priority yet (unclassified, which the spec reads as high) and the migration
+    stage is low, so `sengu up` runs none of them: give the jobs that should move first `priority: low`.
     Warnings (one line each, FILE:LINE) say what cannot move as is: @reboot, output redirected to files,
     host-specific paths, MAILTO, non-root users, day-of-month/day-of-week rules that Kubernetes reads
-    differently. Any unparseable line: every error is printed, exit 2, and nothing is written.
+    differently. Any unparseable line: the errors are printed (20 per file at most), exit 2, and nothing
+    is written.
 
     Examples:
       # The system crontab and every file of /etc/cron.d, into one file
@@ -113,40 +123,76 @@ def import_(
     """
     import yaml
 
-    from sengu.batch.crontab import CrontabSource, import_crontabs, looks_like_system_crontab
+    from sengu.batch import crontab_text
+    from sengu.batch.crontab import CrontabSource, capped, import_crontabs, with_origins
     from sengu.batch.resolve import load_manager
     from sengu.core.spec import parse_documents
 
     sources = []
-    problems = []
+    problems: list[Problem] = []
     for path in crontabs:
         try:
-            text = path.read_text(encoding="utf-8", errors="replace")
+            big = crontab_text.too_big(str(path), path.stat().st_size)
+            if big is not None:
+                problems.append(big)
+                continue
+            data = path.read_bytes()
         except OSError as exc:
-            problems.append(f"{path}: cannot read: {exc.strerror}")
+            problems.append(Problem(f"cannot read: {exc.strerror}", Location(str(path))))
             continue
-        is_system = system if system is not None else looks_like_system_crontab(str(path), text)
-        sources.append(CrontabSource(str(path), text, is_system))
+        try:
+            text = crontab_text.decode(str(path), data, encoding)
+        except UserError as exc:
+            problems.extend(exc.problems)
+            continue
+        sources.append(CrontabSource(str(path), text, system))
     if problems:
-        raise UserError("\n".join(problems))
+        raise UserError(problems)
     result = import_crontabs(sources, name=name, image=image)
-    for warning in result.warnings:
+    for warning in capped(result.warnings, what="warnings"):
         print(f"warning: {warning}", file=sys.stderr)
     if result.errors:
-        raise UserError(result.errors)
-    text = yaml.safe_dump(result.document, sort_keys=False, allow_unicode=True, width=120)
+        raise UserError(capped(result.errors))
+    text = with_origins(yaml.safe_dump(result.document, sort_keys=False, allow_unicode=True, width=120), result.origins)
     # What we write must load: a failure here is a bug in the importer, not the user's input.
     for doc in parse_documents(text, "<imported>"):
         try:
             load_manager(doc)
         except UserError as exc:
             raise Failure(f"internal error: the imported document does not validate: {exc}") from None
+    jobs = len(result.document["spec"]["jobs"])
+    target = str(output) if output else "FILE"
     if output:
-        output.write_text(text, encoding="utf-8")
-        jobs = len(result.document["spec"]["jobs"])
+        output.write_text(_IMPORT_HEADER + text, encoding="utf-8")
         print(f"wrote {jobs} job(s) to {output}; {len(result.warnings)} warning(s)", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(_IMPORT_HEADER + text)
+    print(_next_steps(jobs, target, image is not None), file=sys.stderr)
+
+
+_IMPORT_HEADER = (
+    "# Imported by `sengu batch import`. Every job is suspended: none has a priority yet (unclassified jobs\n"
+    "# move last) and migration.stage is low. Give the jobs that move first `priority: low`, test-run them\n"
+    "# (`sengu batch run FILE JOB`), then `sengu up FILE`; raise migration.stage as each group proves itself.\n"
+)
+
+
+def _next_steps(jobs: int, target: str, has_image: bool) -> str:
+    """What the user must decide before any imported job runs: said after every import."""
+    image = (
+        "" if has_image else "\n  also: set spec.defaults.image (or --image) before `sengu batch render` for Kubernetes"
+    )
+    return (
+        f"all {jobs} job(s) are suspended: none has a priority yet, so neither `sengu up` nor Kubernetes runs "
+        "them (they still run on the old host).\n"
+        "next:\n"
+        f"  1. classify: give the jobs that move first `priority: low` in {target} (later ones middle or high;\n"
+        "     a job without a priority counts as high and moves last)\n"
+        f"  2. test-run each low job: sengu batch run {target} JOB\n"
+        f"  3. run them: sengu up {target} (stage low runs the low jobs), and remove them from the old host\n"
+        "  4. raise migration.stage to middle, then high, as each group proves itself"
+        f"{image}"
+    )
 
 
 @app.command()

@@ -3,6 +3,10 @@
 Pure: the caller reads the files and writes the document. What this module decides:
 
 - Every bad line of every file is reported (`file:line: message`); with any error there is no document.
+- Whether a file has a user field is decided from all its job lines (crontab_format.py) unless the
+  caller says; a command is never changed on a guess.
+- Jobs are named by naming.py, unique across files (`-2`, `-3`…). They get no priority unless the caller
+  gives one, and the migration stage is low: an import is all suspended until someone classifies it.
 - Schedules come out as five fields that robfig/cron v3 (Kubernetes) accepts; `@daily` and friends are
   spelled out, because five fields is what every consumer (CronJobs, Sentry monitors) understands.
 - What cannot move as it is becomes a warning at its `file:line`: `@reboot`, output written to files,
@@ -18,18 +22,18 @@ out: an image built for the service is expected to carry its programs.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shlex
-import unicodedata
 import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Any
 
+from sengu.batch import crontab_format, naming
 from sengu.batch.schedule import ScheduleError, parse
+from sengu.batch.shell import Token, lex
 from sengu.batch.spec import MAX_JOB_NAME, PRIORITY_ORDER
 from sengu.core.errors import Location, Problem
 from sengu.core.names import DNS_LABEL
@@ -54,23 +58,15 @@ MACROS = {
     "hourly": "0 * * * *",
 }
 
-# Accounts that show up in the user column of system crontabs; used only to guess the format.
-KNOWN_SYSTEM_USERS = frozenset(
-    (
-        "root", "daemon", "bin", "sys", "nobody", "www-data", "backup", "mail", "news", "uucp", "proxy",
-        "list", "postgres", "mysql", "redis", "nginx", "apache", "ubuntu", "ec2-user", "admin", "jenkins",
-        "gitlab-runner", "elasticsearch", "mongodb", "memcache", "postfix",
-    )
-)  # fmt: skip
-
 
 @dataclass(frozen=True)
 class CrontabSource:
-    """One crontab's text. `system` when it has a user column (/etc/crontab, /etc/cron.d/*)."""
+    """One crontab's text. `system`: it has a user field (/etc/crontab, /etc/cron.d/*); None: decide from
+    its lines (crontab_format.py)."""
 
     path: str  # for messages
     text: str
-    system: bool
+    system: bool | None = None
 
 
 @dataclass
@@ -80,6 +76,39 @@ class ImportResult:
     document: dict[str, Any]
     warnings: list[Problem]
     errors: list[Problem]  # if non-empty, document must not be used
+    origins: list[JobOrigin] = field(default_factory=list)  # one per job, in the document's order
+
+
+@dataclass(frozen=True)
+class JobOrigin:
+    """Where a job came from: its crontab line, and the user it ran as (None: the crontab's owner)."""
+
+    name: str
+    location: Location
+    user: str | None
+
+    def comment(self) -> str:
+        return f"from {self.location}" + (f", ran as {self.user}" if self.user else "")
+
+
+def with_origins(yaml_text: str, origins: list[JobOrigin]) -> str:
+    """The YAML of an imported document with `# from FILE:LINE, ran as USER` after each job's name.
+
+    Comments, because the spec has no field for them: they are for the person who classifies the jobs.
+    Names are unique and in order, so each is found on the first `- name: NAME` line after the previous.
+    """
+    lines = yaml_text.split("\n")
+    at = 0
+    for origin in origins:
+        wanted = f"- name: {origin.name}"
+        while at < len(lines) and lines[at].strip() != wanted:
+            at += 1
+        if at == len(lines):
+            return yaml_text  # not the layout this was written for: leave the text as it is
+        if origin.comment().isprintable():  # a path with a newline or a control byte would break the YAML
+            lines[at] += f"  # {origin.comment()}"
+        at += 1
+    return "\n".join(lines)
 
 
 def import_crontabs(
@@ -87,37 +116,34 @@ def import_crontabs(
     *,
     name: str = "imported",
     image: str | None = None,
-    default_priority: str = "low",
+    priority: str | None = None,
 ) -> ImportResult:
-    """Turn crontabs into one CronjobManager document named `name`, every job at `default_priority`."""
+    """Turn crontabs into one CronjobManager document named `name`.
+
+    Without `priority` the jobs are unclassified (the spec reads that as `high`) and the migration stage
+    is `low`, so every imported job is suspended until someone decides which jobs move first: an import
+    must never start copies of production jobs next to the old host.
+    """
     importer = _Importer()
     for index, source in enumerate(sources):
         importer.read(index, source)
-    return importer.result(sources, name, image, default_priority)
+    return importer.result(sources, name, image, priority)
 
 
-def looks_like_system_crontab(path: str, text: str) -> bool:
-    """Guess whether a file has the user column: /etc/crontab, /etc/cron.d/*, or a known user in it.
-
-    By content, a file counts as system when at least half of its job lines have, right after the
-    schedule, a well-known account name followed by a command.
-    """
-    parts = PurePosixPath(path.replace("\\", "/")).parts
-    if "cron.d" in parts[:-1]:
-        return True
-    if len(parts) >= 2 and parts[-1] == "crontab" and parts[-2] == "etc":
-        return True
-    jobs = users = 0
-    for raw in text.split("\n"):
-        line = raw.strip()
-        if not line or line.startswith("#") or _ENV_LINE.match(line):
-            continue
-        words = line.split()
-        schedule_width = 1 if line.startswith("@") else 5
-        jobs += 1
-        if len(words) > schedule_width + 1 and words[schedule_width] in KNOWN_SYSTEM_USERS:
-            users += 1
-    return users > 0 and users * 2 >= jobs
+def capped(problems: list[Problem], limit: int = 20, *, what: str = "errors") -> list[Problem]:
+    """At most `limit` problems per file, then one line that counts the rest of that file's."""
+    shown: list[Problem] = []
+    per_file: dict[str | None, int] = {}
+    for problem in problems:
+        file = problem.location.file if problem.location else None
+        per_file[file] = per_file.get(file, 0) + 1
+        if per_file[file] <= limit:
+            shown.append(problem)
+    for file, count in per_file.items():
+        if count > limit:
+            where = f" in {file}" if file else ""
+            shown.append(Problem(f"... and {count - limit} more {what}{where}"))
+    return shown
 
 
 # --- time fields -------------------------------------------------------------------------------
@@ -348,115 +374,11 @@ def _zone(variable: str, value: str) -> str | None:
 # --- shell commands ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Token:
-    kind: Literal["word", "op"]
-    text: str  # words without their quotes; operators with their file-descriptor number
-
-
-# Longest first, so that '>>' is not read as two '>'.
-_OPERATORS = ("&>>", ">>", "&&", "||", ";;", "|&", "&>", ">&", "<&", ">|", "<<", "<>",
-              ">", "<", "|", "&", ";", "(", ")")  # fmt: skip
-_SEPARATORS = frozenset({"&&", "||", ";;", "|&", "|", "&", ";", "(", ")", "\n"})
 _OUTPUT_REDIRECTS = frozenset({">", ">>", ">|", "&>", "&>>", ">&"})
 _NOT_FILES = frozenset({"/dev/null", "/dev/stdout", "/dev/stderr"})
 
 
-def _closing(text: str, start: int, open_: str, close: str) -> int:
-    """Index just past the `close` that balances the `open_` at `start` (or the end of the text)."""
-    depth = 0
-    for i in range(start, len(text)):
-        if text[i] == open_:
-            depth += 1
-        elif text[i] == close:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-    return len(text)
-
-
-def _lex(command: str) -> list[_Token]:
-    """Split a shell command into words and operators, well enough to find programs and redirections.
-
-    Quotes, escapes, $(…), ${…} and `…` stay inside their word; an unterminated quote runs to the end.
-    """
-    tokens: list[_Token] = []
-    word: list[str] = []
-    in_word = quoted = False
-    i, n = 0, len(command)
-
-    def flush() -> None:
-        nonlocal in_word, quoted
-        if in_word:
-            tokens.append(_Token("word", "".join(word)))
-        word.clear()
-        in_word = quoted = False
-
-    while i < n:
-        c = command[i]
-        if c in " \t":
-            flush()
-            i += 1
-        elif c == "\n":
-            flush()
-            tokens.append(_Token("op", "\n"))
-            i += 1
-        elif c == "#" and not in_word:
-            break
-        elif c == "\\":
-            word.append(command[i + 1 : i + 2] or "\\")
-            in_word = quoted = True
-            i += 2
-        elif c == "'":
-            end = command.find("'", i + 1)
-            end = n if end < 0 else end
-            word.append(command[i + 1 : end])
-            in_word = quoted = True
-            i = end + 1
-        elif c == '"':
-            i += 1
-            while i < n and command[i] != '"':
-                if command[i] == "\\" and i + 1 < n and command[i + 1] in '"\\$`':
-                    i += 1
-                word.append(command[i])
-                i += 1
-            in_word = quoted = True
-            i += 1
-        elif c == "$" and command[i + 1 : i + 2] in ("(", "{"):
-            open_ = command[i + 1]
-            end = _closing(command, i + 1, open_, ")" if open_ == "(" else "}")
-            word.append(command[i:end])
-            in_word = True
-            i = end
-        elif c == "`":
-            end = command.find("`", i + 1)
-            end = n if end < 0 else end + 1
-            word.append(command[i:end])
-            in_word = True
-            i = end
-        elif c in "|&;<>()":
-            fd = ""
-            if c in "<>" and in_word and not quoted and _DIGITS.fullmatch("".join(word)):
-                fd = "".join(word)
-                word.clear()
-                in_word = False
-            flush()
-            op = next(o for o in _OPERATORS if command.startswith(o, i))
-            tokens.append(_Token("op", fd + op))
-            i += len(op)
-        else:
-            word.append(c)
-            in_word = True
-            i += 1
-    flush()
-    return tokens
-
-
-def _is_redirect(op: str) -> bool:
-    return op.lstrip("0123456789")[:1] in ("<", ">") or op in ("&>", "&>>")
-
-
-def _output_targets(tokens: list[_Token]) -> Iterator[tuple[int, str]]:
+def _output_targets(tokens: list[Token]) -> Iterator[tuple[int, str]]:
     """(index, target) of each redirection of output to a file."""
     for i, tok in enumerate(tokens[:-1]):
         if tok.kind != "op" or tok.text.lstrip("0123456789") not in _OUTPUT_REDIRECTS:
@@ -476,7 +398,7 @@ _HOST_PATH = re.compile(
 
 
 def _command_warnings(command: str) -> list[str]:
-    tokens = _lex(command)
+    tokens = lex(command)
     targets = [(i, t) for i, t in _output_targets(tokens) if t not in _NOT_FILES and not t.startswith("/dev/fd/")]
     messages: list[str] = []
     if targets:
@@ -551,7 +473,7 @@ def _printf(data: str) -> str:
 def _feed_stdin(command: str, data: str, shell: str) -> str:
     """A command for `shell` (POSIX) that runs `command` with `data` on its stdin, whatever either holds."""
     feed = _printf(data)
-    ops = {t.text for t in _lex(command) if t.kind == "op"}
+    ops = {t.text for t in lex(command) if t.kind == "op"}
     if command.endswith("\\") or any(op.lstrip("0123456789").startswith("<<") for op in ops):
         # A group would change what a trailing backslash or a here-document reads: nest a shell.
         return f"{feed} | {shlex.quote(shell)} -c {shlex.quote(command)}"
@@ -561,165 +483,7 @@ def _feed_stdin(command: str, data: str, shell: str) -> str:
     return f"{feed} | {{ {command}; }}"
 
 
-# --- names -------------------------------------------------------------------------------------
-
 _DNS_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_HASH_LENGTH = 8
-# Programs that run another program: (options that take a value, positional arguments before it).
-_WRAPPERS: dict[str, tuple[frozenset[str], int]] = {
-    "nice": (frozenset({"-n", "--adjustment"}), 0),
-    "ionice": (frozenset({"-c", "-n", "-p", "--class", "--classdata"}), 0),
-    "nohup": (frozenset(), 0),
-    "timeout": (frozenset({"-s", "-k", "--signal", "--kill-after"}), 1),
-    "flock": (frozenset({"-w", "-E", "--timeout", "--conflict-exit-code"}), 1),
-    "env": (frozenset({"-u", "--unset", "-C", "--chdir"}), 0),
-    "sudo": (frozenset({"-u", "-g", "--user", "--group"}), 0),
-    "chronic": (frozenset(), 0),
-    "exec": (frozenset(), 0),
-    "time": (frozenset(), 0),
-    "command": (frozenset(), 0),
-    "setsid": (frozenset(), 0),
-    "run-one": (frozenset(), 0),
-    "npx": (frozenset(), 0),
-}
-_RUNNERS = frozenset({("bundle", "exec"), ("poetry", "run"), ("pipenv", "run"), ("uv", "run")})
-_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh"})
-_INTERPRETERS = _SHELLS | {"python", "python2", "python3", "php", "ruby", "perl", "node", "nodejs"}
-_NOISE = frozenset({"cd", "test", "[", "[[", "true", "false", ":", "sleep", "export", "set", "umask",
-                    "source", ".", "ulimit", "{", "}", "!"})  # fmt: skip
-_SCRIPT_SUFFIXES = (".sh", ".bash", ".py", ".rb", ".pl", ".php", ".js")
-
-
-def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-
-
-def _program(word: str) -> str:
-    base = word.rstrip("/").rsplit("/", 1)[-1]
-    for suffix in _SCRIPT_SUFFIXES:
-        if base.endswith(suffix) and len(base) > len(suffix):
-            return base[: -len(suffix)]
-    return base
-
-
-def _simple_commands(tokens: list[_Token]) -> list[list[str]]:
-    commands: list[list[str]] = [[]]
-    skip_next = False
-    for tok in tokens:
-        if skip_next:
-            skip_next = False
-            if tok.kind == "word":
-                continue
-        if tok.kind == "op":
-            if tok.text in _SEPARATORS:
-                commands.append([])
-            elif _is_redirect(tok.text):
-                skip_next = True
-        else:
-            commands[-1].append(tok.text)
-    return [c for c in commands if c]
-
-
-def _shell_option_command(words: list[str], i: int) -> str | None:
-    """The command string of `-c CMD` (also '-lc', '--command') at words[i], if that is what it is."""
-    opt = words[i]
-    takes_command = opt == "--command" or (opt.startswith("-") and not opt.startswith("--") and "c" in opt[1:])
-    return words[i + 1] if takes_command and i + 1 < len(words) else None
-
-
-def _name_from_words(words: list[str], depth: int) -> tuple[str, str]:
-    """(program, name) for one simple command: wrappers and interpreters skipped, a few args kept."""
-    i = 0
-    while i < len(words) and _ASSIGNMENT.match(words[i]):
-        i += 1
-    while i < len(words):
-        program = _program(words[i])
-        if program in _WRAPPERS:
-            with_value, positionals = _WRAPPERS[program]
-            i += 1
-            while i < len(words) and (words[i].startswith("-") or _ASSIGNMENT.match(words[i]) or positionals):
-                inner = _shell_option_command(words, i) if program == "flock" else None
-                if inner is not None and depth < 2:
-                    return _name_from_command(inner, depth + 1)
-                if not words[i].startswith("-") and not _ASSIGNMENT.match(words[i]):
-                    positionals -= 1
-                i += 2 if words[i] in with_value else 1
-            continue
-        if (program, words[i + 1] if i + 1 < len(words) else "") in _RUNNERS:
-            i += 2
-            continue
-        break
-    if i >= len(words):
-        return "", ""
-    program, args = _program(words[i]), words[i + 1 :]
-    if program in _INTERPRETERS:
-        j = 0
-        while j < len(args) and args[j].startswith("-"):
-            inner = _shell_option_command(args, j) if program in _SHELLS else None
-            if inner is not None and depth < 2:
-                return _name_from_command(inner, depth + 1)
-            if inner is not None or args[j] in ("-c", "-e", "-r"):
-                return program, _slug(program)  # inline code: the interpreter is all there is to name
-            if args[j] == "-m" and j + 1 < len(args):
-                break
-            j += 1
-        if j < len(args) and args[j] == "-m":
-            program, args = args[j + 1], args[j + 2 :]
-        elif j < len(args):
-            program, args = _program(args[j]), args[j + 1 :]
-    parts = [program]
-    for arg in args:
-        if len(parts) == 3:
-            break
-        if arg.startswith("--"):
-            arg = arg[2:]
-        elif arg.startswith("-"):
-            continue
-        if not arg or len(arg) > 24 or re.search(r"[/$`=\s]", arg) or not _slug(arg) or _slug(arg).isdigit():
-            continue
-        parts.append(arg)
-    return program, _slug("-".join(parts))
-
-
-def _name_from_command(command: str, depth: int = 0) -> tuple[str, str]:
-    candidates = [_name_from_words(words, depth) for words in _simple_commands(_lex(command))]
-    candidates = [c for c in candidates if c[1]]
-    for program, name in candidates:
-        if program not in _NOISE:
-            return program, name
-    return candidates[0] if candidates else ("", "")
-
-
-_HEADER_COMMENT = re.compile(r"m\s+h\s+dom\s+mon\s+dow\b", re.IGNORECASE)
-_FIELD_LIKE = re.compile(r"[0-9*/,\-A-Za-z]+")
-
-
-def _looks_like_entry(text: str) -> bool:
-    words = text.split()
-    if words and words[0].startswith("@") and (words[0][1:] in MACROS or words[0] == "@reboot"):
-        return True
-    return (
-        len(words) >= 6
-        and all(_FIELD_LIKE.fullmatch(w) for w in words[:5])
-        and all(re.search(r"[0-9*]", w) for w in words[:2])
-    )
-
-
-def _comment_name(comment: str | None) -> str:
-    if not comment or _HEADER_COMMENT.match(comment) or _ENV_LINE.fullmatch(comment) or _looks_like_entry(comment):
-        return ""
-    return _slug(comment)
-
-
-def _fit(base: str, suffix: str = "") -> str:
-    """`base + suffix` within the limit; a cut base ends in '-' + a hash of all of it."""
-    if len(base) + len(suffix) <= MAX_JOB_NAME:
-        return base + suffix
-    digest = hashlib.sha256(base.encode("utf-8")).hexdigest()[:_HASH_LENGTH]
-    keep = MAX_JOB_NAME - len(suffix) - _HASH_LENGTH - 1
-    return f"{base[:keep].rstrip('-')}-{digest}{suffix}"
 
 
 # --- the import ----------------------------------------------------------------------------------
@@ -742,6 +506,7 @@ class _Job:
     command: str | list[str]
     zone: str | None
     env: dict[str, str]
+    origin: JobOrigin
 
 
 @dataclass
@@ -763,12 +528,20 @@ class _Importer:
         self.warnings.append((index, location.line or 0, Problem(message, location)))
 
     def read(self, index: int, source: CrontabSource) -> None:
+        system = source.system
+        if system is None:
+            verdict = crontab_format.decide(source.path, list(_entries(source.text)))
+            if verdict.problem is not None:
+                self.errors.append(verdict.problem)
+                return
+            system = bool(verdict.system)
         state = _FileState()
         comment: str | None = None
+        comment_lines = 0  # lines of the comment block that ends at `comment`
         unzoned: Location | None = None
         jobs_before, errors_before = len(self.jobs), len(self.errors)
         parts = PurePosixPath(source.path).parts
-        if source.system and "cron.d" in parts[:-1] and not re.fullmatch(r"[A-Za-z0-9_-]+", parts[-1]):
+        if system and "cron.d" in parts[:-1] and not re.fullmatch(r"[A-Za-z0-9_-]+", parts[-1]):
             self.warn(
                 index,
                 Location(source.path),
@@ -777,12 +550,15 @@ class _Importer:
             )
         for lineno, raw in enumerate(source.text.split("\n"), start=1):
             line = raw.removesuffix("\r").lstrip(" \t\v\f")
-            preceding, comment = comment, None
+            preceding, preceding_lines = comment, comment_lines
+            comment = None
             if not line.strip():
+                comment_lines = 0
                 continue
             if line.startswith("#"):
-                comment = line[1:].strip()
+                comment, comment_lines = line[1:].strip(), (preceding_lines + 1 if preceding is not None else 1)
                 continue
+            comment_lines = 0
             location = Location(source.path, lineno)
             try:
                 if "\x00" in line:
@@ -791,7 +567,7 @@ class _Importer:
                 if env:
                     self.setting(index, location, state, env)
                     continue
-                job = self.job(index, location, source.system, state, line, preceding)
+                job = self.job(index, location, system, state, line, (preceding, preceding_lines))
             except _LineError as exc:
                 self.errors.append(Problem(str(exc), location))
                 continue
@@ -832,7 +608,13 @@ class _Importer:
             state.env[name] = value
 
     def job(
-        self, index: int, location: Location, system: bool, state: _FileState, line: str, comment: str | None
+        self,
+        index: int,
+        location: Location,
+        system: bool,
+        state: _FileState,
+        line: str,
+        comment: tuple[str | None, int],
     ) -> _Job | None:
         if line.startswith("@"):
             macro, _, rest = _split_word(line)
@@ -867,6 +649,11 @@ class _Importer:
             if not rest.strip():
                 got = f", got only {user!r}" if user else ""
                 raise _LineError(f"expected a user and then a command after the schedule{got}")
+            if not crontab_format.USER_NAME.fullmatch(user) or user in crontab_format.SHELL_WORDS:
+                raise _LineError(
+                    f"{user!r} cannot be a user name, but this file is read with a user field after the "
+                    "schedule (as in /etc/crontab); if it is a user crontab, give --user"
+                )
         raw_command, stdin = _vixie_split(rest)
         command = raw_command.rstrip(" \t") if not raw_command.rstrip(" \t").endswith("\\") else raw_command
         if not command.strip():
@@ -880,36 +667,39 @@ class _Importer:
         shell = state.shell
         if stdin is None:
             script = command
-        elif PurePosixPath(shell).name in _SHELLS or shell == DEFAULT_SHELL:
+        elif PurePosixPath(shell).name in naming.SHELLS or shell == DEFAULT_SHELL:
             script = _feed_stdin(command, stdin, shell)
         else:
             # printf and { } are POSIX shell: feed from /bin/sh and hand the command to the other shell.
             script = f"{_printf(stdin)} | {shlex.quote(shell)} -c {shlex.quote(command)}"
             shell = DEFAULT_SHELL
+        name = self.name(comment, command)
         job = _Job(
-            name=self.name(comment, command),
+            name=name,
             schedule=schedule.expression,
             command=script if shell == DEFAULT_SHELL else [shell, "-c", script],
             zone=state.cron_tz or state.tz,
             env=dict(state.env),
+            origin=JobOrigin(name, location, user if system else None),
         )
         self.jobs.append(job)
         return job
 
-    def name(self, comment: str | None, command: str) -> str:
-        base = _comment_name(comment) or _name_from_command(command)[1] or "job"
-        candidate, n = _fit(base), 2
+    def name(self, comment: tuple[str | None, int], command: str) -> str:
+        text, lines = comment
+        base = naming.comment_name(text, block_lines=lines) or naming.command_name(command) or "job"
+        candidate, n = naming.fit(base), 2
         while candidate in self.names:
-            candidate, n = _fit(base, f"-{n}"), n + 1
+            candidate, n = naming.fit(base, f"-{n}"), n + 1
         self.names.add(candidate)
         return candidate
 
-    def result(self, sources: list[CrontabSource], name: str, image: str | None, priority: str) -> ImportResult:
+    def result(self, sources: list[CrontabSource], name: str, image: str | None, priority: str | None) -> ImportResult:
         if len(name) > 253 or not _DNS_SUBDOMAIN.fullmatch(name):
             self.errors.append(
                 Problem(f"name {name!r} is not a valid Kubernetes name: lowercase letters, digits, '-' and '.'")
             )
-        if priority not in PRIORITY_ORDER:
+        if priority is not None and priority not in PRIORITY_ORDER:
             self.errors.append(Problem(f"priority {priority!r} is not one of {', '.join(PRIORITY_ORDER)}"))
         if not self.jobs and not self.errors:
             files = ", ".join(s.path for s in sources) or "no files given"
@@ -924,9 +714,9 @@ class _Importer:
         warnings = [p for _, _, p in sorted(self.warnings, key=lambda w: (w[0], w[1]))]
         if self.errors:
             return ImportResult({}, warnings, self.errors)
-        return ImportResult(self.document(name, image, priority), warnings, [])
+        return ImportResult(self.document(name, image, priority), warnings, [], [j.origin for j in self.jobs])
 
-    def document(self, name: str, image: str | None, priority: str) -> dict[str, Any]:
+    def document(self, name: str, image: str | None, priority: str | None) -> dict[str, Any]:
         zones = {job.zone for job in self.jobs}
         shared_zone = zones.pop() if len(zones) == 1 else None
         shared_env = dict(self.jobs[0].env)
@@ -941,12 +731,9 @@ class _Importer:
             defaults["env"] = shared_env
         jobs: list[dict[str, Any]] = []
         for job in self.jobs:
-            item: dict[str, Any] = {
-                "name": job.name,
-                "schedule": job.schedule,
-                "command": job.command,
-                "priority": priority,
-            }
+            item: dict[str, Any] = {"name": job.name, "schedule": job.schedule, "command": job.command}
+            if priority is not None:
+                item["priority"] = priority
             if job.zone and not shared_zone:
                 item["timeZone"] = job.zone
             env = {k: v for k, v in job.env.items() if k not in shared_env}
@@ -959,6 +746,22 @@ class _Importer:
         spec["migration"] = {"stage": "low"}
         spec["jobs"] = jobs
         return {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name}, "spec": spec}
+
+
+def _entries(text: str) -> Iterator[crontab_format.Entry]:
+    """The job lines of a crontab (a valid schedule, then something), as the format decision reads them."""
+    for lineno, raw in enumerate(text.split("\n"), start=1):
+        line = raw.removesuffix("\r").lstrip(" \t\v\f")
+        if not line.strip() or line.startswith("#") or "\x00" in line or _ENV_LINE.fullmatch(line):
+            continue
+        if line.startswith("@"):
+            macro, _, rest = _split_word(line)
+            if macro[1:] in MACROS or macro == "@reboot":
+                yield crontab_format.Entry(lineno, rest)
+            continue
+        fields = re.split(r"[ \t]+", line, maxsplit=5)
+        if len(fields) == 6 and fields[5].strip() and _schedule(fields[:5])[0] is not None:
+            yield crontab_format.Entry(lineno, fields[5])
 
 
 def _split_word(text: str) -> tuple[str, str, str]:
