@@ -16,6 +16,7 @@ from sengu.batch.spec import (
     CronjobManager,
     Job,
     JobSettings,
+    LostAttemptPolicy,
     Notifications,
     Placement,
     Resources,
@@ -27,6 +28,7 @@ from sengu.core.spec import Document, Loc, validate
 DEFAULT_TIME_ZONE = "UTC"
 DEFAULT_CONCURRENCY: ConcurrencyPolicy = "Forbid"
 DEFAULT_BACKOFF_LIMIT = 0
+DEFAULT_LOST_ATTEMPT_POLICY: LostAttemptPolicy = "Count"
 DEFAULT_STARTING_DEADLINE = 300
 DEFAULT_SUCCESS_HISTORY = 3
 DEFAULT_FAILED_HISTORY = 1
@@ -65,6 +67,7 @@ class JobPlan:
     notifications: Notifications | None
     recovery_argv: list[str] | None
     location: str = ""
+    lost_attempt_policy: LostAttemptPolicy = DEFAULT_LOST_ATTEMPT_POLICY
 
     @property
     def key(self) -> str:
@@ -174,6 +177,7 @@ def resolve(model: CronjobManager, doc: Document, loc: Loc = ()) -> Manager:
                 notifications=_pick(job, defaults, "notifications"),  # type: ignore[arg-type]
                 recovery_argv=command_argv(recovery.command) if recovery else None,
                 location=f"{mark.file}:{mark.line}",
+                lost_attempt_policy=_pick(job, defaults, "lost_attempt_policy") or DEFAULT_LOST_ATTEMPT_POLICY,  # type: ignore[arg-type]
             )
         )
     if problems:
