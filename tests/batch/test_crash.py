@@ -201,8 +201,9 @@ def test_sigkill_after_the_leader_exited_leaves_no_process_and_keeps_the_last_li
     try:
         wait_until(lambda: not attempt_processes(token, 1), what="every process of the lost attempt killed")
         wait_until(
-            lambda: rows(home, "SELECT status FROM batch_attempts WHERE id = ?", (attempt["id"],))[0]["status"]
-            == "lost",
+            lambda: (
+                rows(home, "SELECT status FROM batch_attempts WHERE id = ?", (attempt["id"],))[0]["status"] == "lost"
+            ),
             what="the attempt recorded lost",
         )
         assert Path(attempt["log_path"]).read_text().splitlines() == ["first", "last-line"]

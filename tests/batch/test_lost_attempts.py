@@ -54,7 +54,8 @@ def test_ignore_retries_at_once_until_a_crash_loop() -> None:
 
 def test_fail_job_fails_even_with_retries_left() -> None:
     verdict = after_lost("FailJob", attempt=1, failed=0, lost=1, backoff_limit=5)
-    assert not verdict.retry and verdict.reason == "lost: the engine stopped while attempt 1 ran (lostAttemptPolicy FailJob)"
+    assert not verdict.retry
+    assert verdict.reason == "lost: the engine stopped while attempt 1 ran (lostAttemptPolicy FailJob)"
 
 
 def _cronjobs(text: str) -> dict[str, Any]:
