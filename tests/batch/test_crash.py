@@ -200,6 +200,8 @@ def test_sigkill_after_the_leader_exited_leaves_no_process_and_keeps_the_last_li
     second = start(home, spec, "2026-01-01T00:01:10+00:00")
     try:
         wait_until(lambda: not attempt_processes(token, 1), what="every process of the lost attempt killed")
+        # Its log keeper (which wrote the line the job printed after the engine died) is gone too.
+        wait_until(lambda: not alive(attempt["log_pid"]), what="the log keeper to exit")
         wait_until(
             lambda: (
                 rows(home, "SELECT status FROM batch_attempts WHERE id = ?", (attempt["id"],))[0]["status"] == "lost"
