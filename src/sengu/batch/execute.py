@@ -209,10 +209,10 @@ async def execute(
                 attempt_id,
                 proc.pid,
                 proc.pgid,
-                procs.process_start_ticks(proc.pid),
+                proc.start_ticks,
                 boot_id=procs.boot_id(),
                 log_pid=proc.log_pid,
-                log_proc_start=None if proc.log_pid is None else procs.process_start_ticks(proc.log_pid),
+                log_proc_start=proc.log_start_ticks,
             )
             try:
                 result = await proc.wait()

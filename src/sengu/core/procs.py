@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import os
 import signal
@@ -245,8 +246,11 @@ class RunningProc:
         self.pid: int = popen.pid
         # start_new_session makes the child the leader of a new session and group numbered by its pid.
         self.pgid: int = popen.pid
+        # Read now, before anything can reap the process: with the pid, what finds the tree after a crash.
+        self.start_ticks: int | None = process_start_ticks(popen.pid)
         # The log keeper's pid (None without a log or stream): recorded so a crash recovery can end it too.
         self.log_pid: int | None = keeper.popen.pid if keeper is not None else None
+        self.log_start_ticks: int | None = process_start_ticks(keeper.popen.pid) if keeper is not None else None
         self._popen = popen
         self._spec = spec
         self._keeper = keeper
@@ -647,6 +651,7 @@ def process_start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+@functools.cache
 def boot_id() -> str | None:
     """This boot's id (``/proc/sys/kernel/random/boot_id``): start times are ticks since boot, so a pid and
     start time recorded before a reboot say nothing afterwards (and a reboot ended every process anyway)."""
