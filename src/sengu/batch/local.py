@@ -16,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
@@ -155,27 +156,22 @@ class BatchEngine:
     def _recover_lost_attempts(self) -> None:
         now = self.clock.now()
         boot = procs.boot_id()
+        lost = []
         for row in self.runs.running_attempts():
-            pgid, ticks = row["pgid"], row["proc_start"]
             # Start times count from boot: after a reboot (which ended every process anyway) they mean nothing.
             same_boot = row["boot_id"] is None or row["boot_id"] == boot
-            if row["trigger"] == "manual":
-                # `sengu batch run` supervises its own process; only a dead one is ours to close.
-                alive = bool(pgid) and ticks is not None and same_boot and procs.group_alive(pgid)
-                if not (alive and procs.process_start_ticks(pgid) == ticks):
-                    with self.store.transaction():
-                        self.runs.finish_attempt(row["id"], "lost", now, reason="`sengu batch run` stopped")
-                        self.runs.finish_run(row["run_id"], "failed", now, reason="`sengu batch run` stopped")
+            pgid, ticks = row["pgid"], row["proc_start"]
+            if row["trigger"] != "manual":
+                lost.append(row)
                 continue
-            if pgid and ticks is not None and same_boot:
-                # Unsupervised since the crash, even where the leader has exited: kill all it left behind.
-                marker = attempt_marker(row["manager"], row["job"], row["run_id"], row["attempt"])
-                killed = procs.kill_lost_tree(pgid, ticks, marker)
-                if killed:
-                    log.warning("killed %d orphaned process(es) of run %d: %s", len(killed), row["run_id"], killed)
-                if row["log_pid"] and row["log_proc_start"] is not None:
-                    # Its log keeper writes the last of the output and exits once the tree is gone.
-                    procs.end_lost_keeper(row["log_pid"], row["log_proc_start"])
+            # `sengu batch run` supervises its own process; only a dead one is ours to close.
+            alive = bool(pgid) and ticks is not None and same_boot and procs.group_alive(pgid)
+            if not (alive and procs.process_start_ticks(pgid) == ticks):
+                with self.store.transaction():
+                    self.runs.finish_attempt(row["id"], "lost", now, reason="`sengu batch run` stopped")
+                    self.runs.finish_run(row["run_id"], "failed", now, reason="`sengu batch run` stopped")
+        self._end_what_was_lost(lost, boot)
+        for row in lost:
             with self.store.transaction():
                 self.runs.finish_attempt(row["id"], "lost", now, reason="the engine stopped while it ran")
                 plan = self.by_key.get(f"{row['manager']}/{row['job']}")
@@ -187,6 +183,23 @@ class BatchEngine:
                 outcome = settle_lost(plan, row["run_id"], runs=self.runs, clock=self.clock, hooks=self.hooks)
             if outcome is not None:
                 self._recover_from(plan, row["run_id"], outcome)
+
+    def _end_what_was_lost(self, rows: list[Any], boot: str | None) -> None:
+        """Kill everything the lost attempts left (even where the leader has exited), then let the old log
+        keeper write the last of their output: it exits once every tree it served is gone."""
+        keepers: set[tuple[int, int]] = set()
+        for row in rows:
+            pgid, ticks = row["pgid"], row["proc_start"]
+            if not pgid or ticks is None or row["boot_id"] not in (None, boot):
+                continue
+            marker = attempt_marker(row["manager"], row["job"], row["run_id"], row["attempt"])
+            killed = procs.kill_lost_tree(pgid, ticks, marker)
+            if killed:
+                log.warning("killed %d orphaned process(es) of run %d: %s", len(killed), row["run_id"], killed)
+            if row["log_pid"] and row["log_proc_start"] is not None:
+                keepers.add((row["log_pid"], row["log_proc_start"]))
+        for pid, ticks in keepers:
+            procs.end_lost_keeper(pid, ticks)
 
     def _resume_in_flight(self) -> None:
         for run in self.runs.in_flight():

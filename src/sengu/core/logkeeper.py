@@ -1,23 +1,28 @@
-"""The log keeper: copies one process's output into its log file, from a process of its own.
+"""The log keeper: copies the output of started processes into their log files, from a process of its own.
 
-``procs.start`` runs one per started process that has a log or a stream. The job writes into a pipe this
-process reads, so when the engine is killed the job's output still reaches its log, to the last line: the
-keeper lives until every writer of the pipe is gone (which, after a crash, is when the restarted engine has
-killed what the lost attempt left). A job writing straight into the file would survive the engine too, but
-then nothing could stop it at the log cap.
+``procs.start`` hands each process's output pipe to one log keeper per engine (started with the first
+process that has a log or a stream, ended when the last is done). The job writes into a pipe this process
+reads, so when the engine is killed the job's output still reaches its log, to the last line: the keeper
+lives until every writer of every pipe it holds is gone (after a crash, until the restarted engine has
+killed what the lost attempts left). A job writing straight into its file would survive the engine too,
+but then nothing could stop it at the log cap. One keeper for all processes, not one each: starting a
+Python process costs ~15 ms, which 250 jobs due in the same minute cannot afford.
 
-Run as ``python -I -S logkeeper.py CAP KEEP_LOG STREAM FD`` — standard library only, so it starts in ~15 ms
-without site-packages. fd 0 is the output pipe, fd 1 the log file, fd FD a pipe to the engine that carries
-frames (one byte of kind, four of length, the payload): ``o`` a chunk of output (only when STREAM is 1,
-uncapped), and last ``s``, the summary ``LOG_BYTES DROPPED_BYTES``. When the engine is gone the frames fail
-with EPIPE and the keeper goes on logging. SIGTERM: stop reading, write the cap note, exit.
+Run as ``python -I -S logkeeper.py FD`` — standard library only, so it starts without site-packages. FD is
+a SOCK_SEQPACKET Unix socket to the engine. Engine to keeper: ``open KEY CAP KEEP_LOG STREAM`` with the
+pipe's read end and (when KEEP_LOG is 1) the log file as SCM_RIGHTS; ``stop KEY`` to stop reading a pipe
+that a runaway descendant holds open. Keeper to engine: ``o`` + KEY (4 bytes) + a chunk of output (only for
+STREAM 1, uncapped), and last ``s`` + KEY + ``LOG_BYTES DROPPED_BYTES`` when a pipe is done. When the engine
+is gone the keeper stops sending and goes on logging. SIGTERM: finish every pipe (cap notes) and exit.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import selectors
 import signal
+import socket
 import struct
 import sys
 from types import FrameType
@@ -25,7 +30,8 @@ from types import FrameType
 CHUNK = 65536
 OUTPUT = b"o"
 SUMMARY = b"s"
-HEADER = struct.Struct(">cI")
+KEY = struct.Struct(">I")
+MAX_MESSAGE = 1 + KEY.size + CHUNK
 
 
 class _Stop(Exception):
@@ -33,12 +39,8 @@ class _Stop(Exception):
 
 
 def _on_term(signum: int, frame: FrameType | None) -> None:
-    # Raised out of the blocking read: Python would otherwise retry a read interrupted by a signal (PEP 475).
+    # Raised out of the blocking select: the keeper stops reading and finishes what it holds.
     raise _Stop
-
-
-def frame(kind: bytes, payload: bytes) -> bytes:
-    return HEADER.pack(kind, len(payload)) + payload
 
 
 def cap_note(cap: int, dropped: int) -> bytes:
@@ -51,24 +53,27 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-class Keeper:
-    def __init__(self, cap: int, keep_log: bool, stream: bool, engine_fd: int):
+def _complain(text: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, f"sengu log keeper: {text}\n".encode())
+
+
+class Pipe:
+    """One process's output: its pipe, its log file, the cap."""
+
+    def __init__(self, key: int, fd: int, log_fd: int | None, cap: int, stream: bool):
+        self.key = key
+        self.fd = fd
+        self.log_fd = log_fd
         self.cap = cap
-        self.keep_log = keep_log
         self.stream = stream
-        self.engine_fd = engine_fd
         self.log_bytes = 0
         self.dropped = 0
         self.ends_with_newline = True
         self.write_failed = False
 
     def take(self, data: bytes) -> None:
-        if self.stream:
-            try:
-                _write_all(self.engine_fd, frame(OUTPUT, data))
-            except OSError:
-                self.stream = False  # the engine is gone or stopped listening: the log still matters
-        if not self.keep_log:
+        if self.log_fd is None:
             return
         room = 0 if self.write_failed else self.cap - self.log_bytes
         keep = data[: max(room, 0)]
@@ -77,40 +82,110 @@ class Keeper:
             return
         try:
             # Unbuffered: someone following the log sees output as the process makes it.
-            _write_all(1, keep)
+            _write_all(self.log_fd, keep)
         except OSError as e:
             # Disk full or similar: the process must still be supervised; its output is what we lose.
-            print(f"sengu log keeper: writing the log failed ({e.strerror}); output dropped from here", file=sys.stderr)
+            _complain(f"writing a log failed ({e.strerror}); its output is dropped from here")
             self.write_failed = True
             self.dropped += len(keep)
             return
         self.log_bytes += len(keep)
         self.ends_with_newline = keep.endswith(b"\n")
 
-    def finish(self) -> None:
-        if self.keep_log and self.dropped and not self.write_failed:
-            lead = b"" if self.ends_with_newline else b"\n"
-            try:
-                _write_all(1, lead + cap_note(self.cap, self.dropped))
-            except OSError as e:
-                print(f"sengu log keeper: writing the log cap note failed: {e.strerror}", file=sys.stderr)
-        # Nobody may be listening: the engine died, and its successor reads the log file instead.
-        with contextlib.suppress(OSError):
-            _write_all(self.engine_fd, frame(SUMMARY, f"{self.log_bytes} {self.dropped}".encode()))
+    def finish(self) -> bytes:
+        """Write the cap note, close both ends; the summary message for the engine."""
+        if self.log_fd is not None:
+            if self.dropped and not self.write_failed:
+                lead = b"" if self.ends_with_newline else b"\n"
+                try:
+                    _write_all(self.log_fd, lead + cap_note(self.cap, self.dropped))
+                except OSError as e:
+                    _complain(f"writing the log cap note failed: {e.strerror}")
+            os.close(self.log_fd)
+        os.close(self.fd)
+        return SUMMARY + KEY.pack(self.key) + f"{self.log_bytes} {self.dropped}".encode()
+
+
+class Keeper:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.engine = True  # the engine is there to hear from us
+        self.pipes: dict[int, Pipe] = {}
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(sock, selectors.EVENT_READ, None)
+
+    def send(self, message: bytes) -> None:
+        if not self.engine:
+            return
+        try:
+            self.sock.send(message)
+        except OSError:
+            self.engine = False  # gone (killed): its successor reads the log files instead
+
+    def run(self) -> None:
+        while self.engine or self.pipes:
+            for key, _ in self.selector.select():
+                if key.data is None:
+                    self.from_engine()
+                else:
+                    self.from_pipe(key.data)
+
+    def from_engine(self) -> None:
+        try:
+            message, fds, _, _ = socket.recv_fds(self.sock, 256, 2)
+        except OSError:
+            message, fds = b"", []
+        if not message:
+            self.engine = False
+            self.selector.unregister(self.sock)
+            for fd in fds:
+                os.close(fd)
+            return
+        words = message.split()
+        if words[0] == b"open":
+            key, cap, keep_log, stream = int(words[1]), int(words[2]), words[3] == b"1", words[4] == b"1"
+            pipe = Pipe(key, fds[0], fds[1] if keep_log else None, cap, stream)
+            os.set_blocking(pipe.fd, False)
+            self.pipes[key] = pipe
+            self.selector.register(pipe.fd, selectors.EVENT_READ, pipe)
+        elif words[0] == b"stop":
+            stopped = self.pipes.get(int(words[1]))
+            if stopped is not None:
+                self.done(stopped)
+
+    def from_pipe(self, pipe: Pipe) -> None:
+        try:
+            data = os.read(pipe.fd, CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.done(pipe)
+            return
+        if pipe.stream:
+            self.send(OUTPUT + KEY.pack(pipe.key) + data)
+        pipe.take(data)
+
+    def done(self, pipe: Pipe) -> None:
+        self.selector.unregister(pipe.fd)
+        del self.pipes[pipe.key]
+        self.send(pipe.finish())
+
+    def finish_all(self) -> None:
+        for pipe in list(self.pipes.values()):
+            self.done(pipe)
 
 
 def main(argv: list[str]) -> int:
-    cap, keep_log, stream, engine_fd = int(argv[1]), argv[2] == "1", argv[3] == "1", int(argv[4])
-    keeper = Keeper(cap, keep_log, stream, engine_fd)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_term)
+    keeper = Keeper(socket.socket(fileno=int(argv[1])))
     try:
-        while data := os.read(0, CHUNK):
-            keeper.take(data)
+        keeper.run()
     except _Stop:
-        pass
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    keeper.finish()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        keeper.finish_all()
     return 0
 
 

@@ -6,9 +6,10 @@ signal to the group reaches every descendant that has not deliberately left it. 
 does not use cgroups; the only symptom here is that it may keep the output pipe open, which is bounded
 (see ``_DRAIN_S``).
 
-Output goes through a pipe to a small log keeper process of its own (``logkeeper``), which writes the log
-file (capped) and passes the output on to the engine for streaming. If the engine is killed, the process
-keeps writing into a pipe that is still read, so its log is complete to the last line. After such a crash,
+Output goes through a pipe to the log keeper (``logkeeper``, one process per event loop while it has
+processes), which writes the log file (capped) and passes the output on to the engine for streaming. If
+the engine is killed, the process keeps writing into a pipe that is still read, so its log is complete to
+the last line. After such a crash,
 ``kill_lost_tree`` finds what the process left from the recorded pid and start time, even when the leader
 is gone, without mistaking a reused pid for it (its docstring reasons it out).
 
@@ -31,6 +32,7 @@ import functools
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -194,31 +196,14 @@ def _group_states(pgid: int) -> list[str] | None:
     return states
 
 
-class _KeeperFrames(asyncio.Protocol):
-    """Reads the log keeper's frames (see ``logkeeper``): output chunks for ``on_output``, then the summary."""
+class _Output:
+    """One process's output as the engine sees it: chunks for ``on_output``, then the keeper's summary."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, on_output: Callable[[bytes], None] | None):
-        self.closed: asyncio.Future[None] = loop.create_future()
-        self.summary: tuple[int, int] | None = None
+        self.summary: asyncio.Future[tuple[int, int] | None] = loop.create_future()
         self._on_output = on_output
-        self._buffer = bytearray()
 
-    def data_received(self, data: bytes) -> None:
-        self._buffer += data
-        while len(self._buffer) >= logkeeper.HEADER.size:
-            kind, size = logkeeper.HEADER.unpack_from(self._buffer)
-            end = logkeeper.HEADER.size + size
-            if len(self._buffer) < end:
-                return
-            payload = bytes(self._buffer[logkeeper.HEADER.size : end])
-            del self._buffer[:end]
-            if kind == logkeeper.OUTPUT:
-                self._output(payload)
-            elif kind == logkeeper.SUMMARY:
-                log_bytes, dropped = payload.split()
-                self.summary = (int(log_bytes), int(dropped))
-
-    def _output(self, data: bytes) -> None:
+    def output(self, data: bytes) -> None:
         if self._on_output is None:
             return
         try:
@@ -228,9 +213,122 @@ class _KeeperFrames(asyncio.Protocol):
             logger.exception("on_output callback failed; streaming to it stopped")
             self._on_output = None
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
+    def finished(self, summary: tuple[int, int] | None) -> None:
+        if not self.summary.done():
+            self.summary.set_result(summary)
+
+
+class _KeeperClient:
+    """The engine's side of the log keeper (``logkeeper``): one per event loop while it has processes."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+        engine_end, keeper_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-I", "-S", logkeeper.__file__, str(keeper_end.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env={},
+                pass_fds=(keeper_end.fileno(),),
+                close_fds=True,
+                # Its own session: a Ctrl-C at the terminal must not cut the logs short.
+                start_new_session=True,
+            )
+        except OSError:
+            engine_end.close()
+            raise
+        finally:
+            keeper_end.close()
+        self.start_ticks = process_start_ticks(self.popen.pid)
+        self._sock = engine_end
+        self._outputs: dict[int, _Output] = {}
+        self._next_key = 0
+        self.alive = True
+        loop.add_reader(engine_end.fileno(), self._on_readable)
+
+    def open(self, out_r: int, log_file: BinaryIO | None, cap: int, on_output: Callable[[bytes], None] | None) -> int:
+        """Hand the read end of a process's output pipe (and its log) to the keeper; the key to follow it."""
+        self._next_key += 1
+        key = self._next_key
+        self._outputs[key] = _Output(self._loop, on_output)
+        fds = [out_r] if log_file is None else [out_r, log_file.fileno()]
+        message = f"open {key} {cap} {int(log_file is not None)} {int(on_output is not None)}".encode()
+        socket.send_fds(self._sock, [message], fds)
+        return key
+
+    def output(self, key: int) -> _Output:
+        return self._outputs[key]
+
+    def stop(self, key: int) -> None:
+        """Stop reading a pipe a descendant that left the group holds open: the keeper finishes that log."""
+        if self.alive:
+            with contextlib.suppress(OSError):
+                self._sock.send(f"stop {key}".encode())
+
+    def _on_readable(self) -> None:
+        while True:
+            try:
+                message = self._sock.recv(logkeeper.MAX_MESSAGE, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            except OSError:
+                message = b""
+            if not message:
+                self._lost()
+                return
+            kind, key = message[:1], logkeeper.KEY.unpack_from(message, 1)[0]
+            output = self._outputs.get(key)
+            if output is None:
+                continue
+            payload = message[1 + logkeeper.KEY.size :]
+            if kind == logkeeper.OUTPUT:
+                output.output(payload)
+            elif kind == logkeeper.SUMMARY:
+                log_bytes, dropped = payload.split()
+                output.finished((int(log_bytes), int(dropped)))
+
+    def _lost(self) -> None:
+        """The keeper died (it never exits while it holds pipes): those logs end here."""
+        if self.alive:
+            logger.warning("the log keeper (pid %d) exited early; output of running processes is lost", self.popen.pid)
+        self._detach()
+        for output in self._outputs.values():
+            output.finished(None)
+
+    def _detach(self) -> None:
+        if self.alive:
+            self.alive = False
+            self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+            if _KEEPERS.get(self._loop) is self:
+                del _KEEPERS[self._loop]
+
+    async def release(self, key: int) -> None:
+        """The process is done with its output. The last one ends the keeper (it exits once told)."""
+        self._outputs.pop(key, None)
+        if self._outputs:
+            return
+        self._detach()
+        end = self._loop.time() + _SETTLE_S
+        while self.popen.poll() is None:
+            if self._loop.time() >= end:
+                logger.warning("log keeper %d did not exit; killing it", self.popen.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    self.popen.kill()
+                self.popen.wait()
+                break
+            await asyncio.sleep(_POLL_S)
+
+
+_KEEPERS: dict[asyncio.AbstractEventLoop, _KeeperClient] = {}
+
+
+def _keeper(loop: asyncio.AbstractEventLoop) -> _KeeperClient:
+    client = _KEEPERS.get(loop)
+    if client is None or not client.alive:
+        client = _KEEPERS[loop] = _KeeperClient(loop)
+    return client
 
 
 class RunningProc:
@@ -240,7 +338,7 @@ class RunningProc:
         self,
         popen: subprocess.Popen[bytes],
         spec: ProcSpec,
-        keeper: _Keeper | None,
+        keeper: tuple[_KeeperClient, int] | None,
         clock: Clock,
     ):
         self.pid: int = popen.pid
@@ -249,16 +347,17 @@ class RunningProc:
         # Read now, before anything can reap the process: with the pid, what finds the tree after a crash.
         self.start_ticks: int | None = process_start_ticks(popen.pid)
         # The log keeper's pid (None without a log or stream): recorded so a crash recovery can end it too.
-        self.log_pid: int | None = keeper.popen.pid if keeper is not None else None
-        self.log_start_ticks: int | None = process_start_ticks(keeper.popen.pid) if keeper is not None else None
+        self.log_pid: int | None = keeper[0].popen.pid if keeper is not None else None
+        self.log_start_ticks: int | None = keeper[0].start_ticks if keeper is not None else None
         self._popen = popen
         self._spec = spec
         self._keeper = keeper
         self._clock = clock
         self._loop = asyncio.get_running_loop()
-        self._frames = _KeeperFrames(self._loop, keeper.on_output if keeper is not None else None)
+        self._output = keeper[0].output(keeper[1]) if keeper is not None else _Output(self._loop, None)
+        if keeper is None:
+            self._output.finished(None)
         self._exited: asyncio.Future[int] = self._loop.create_future()
-        self._transport: asyncio.BaseTransport | None = None
         self._pidfd: int | None = None
         self._helpers: list[asyncio.Task[None]] = []  # deadline, escalation timers, exit poller
         self._escalate = asyncio.Event()
@@ -271,12 +370,6 @@ class RunningProc:
         self._task: asyncio.Task[ProcResult] | None = None
 
     async def _begin(self) -> None:
-        if self._keeper is not None:
-            pipe = open(self._keeper.frames_fd, "rb", buffering=0, closefd=True)  # noqa: SIM115 - the transport closes it
-            self._keeper.frames_fd = -1
-            self._transport, _ = await self._loop.connect_read_pipe(lambda: self._frames, pipe)
-        else:
-            self._frames.connection_lost(None)
         try:
             self._pidfd = os.pidfd_open(self.pid)
             self._loop.add_reader(self._pidfd, self._on_pidfd)
@@ -403,7 +496,8 @@ class RunningProc:
         finally:
             self._finished = True
             await self._close()
-        log_bytes, dropped = self._frames.summary or (0, 0)
+        summary = self._output.summary.result() if self._output.summary.done() else None
+        log_bytes, dropped = summary or (0, 0)
         return ProcResult(
             exit_code=returncode if returncode >= 0 else None,
             signal=-returncode if returncode < 0 else None,
@@ -415,8 +509,8 @@ class RunningProc:
         )
 
     async def _drain(self) -> None:
-        """Wait for the log keeper to write the last of the output and exit; it does at the pipe's end."""
-        if await self._keeper_closed(_DRAIN_S):
+        """Wait for the log keeper to write the last of the output; it does at the pipe's end."""
+        if await self._output_done(_DRAIN_S):
             return
         logger.warning(
             "output of process %d still open %.0f s after its group exited: a descendant left the "
@@ -424,21 +518,20 @@ class RunningProc:
             self.pid,
             _DRAIN_S,
         )
-        self._signal_keeper(signal.SIGTERM)
-        if not await self._keeper_closed(_SETTLE_S):
-            self._signal_keeper(signal.SIGKILL)
+        self._stop_output()
+        if not await self._output_done(_SETTLE_S):
+            logger.warning("the log keeper did not finish the log of process %d", self.pid)
 
-    async def _keeper_closed(self, limit: float) -> bool:
+    async def _output_done(self, limit: float) -> bool:
         try:
-            await asyncio.wait_for(asyncio.shield(self._frames.closed), limit)
+            await asyncio.wait_for(asyncio.shield(self._output.summary), limit)
         except TimeoutError:
             return False
         return True
 
-    def _signal_keeper(self, sig: int) -> None:
-        if self._keeper is not None and self._keeper.popen.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self._keeper.popen.send_signal(sig)
+    def _stop_output(self) -> None:
+        if self._keeper is not None:
+            self._keeper[0].stop(self._keeper[1])
 
     async def _close(self) -> None:
         for task in self._helpers:
@@ -450,83 +543,9 @@ class RunningProc:
             # Only reached if supervision itself was cancelled: leave nothing running behind.
             with contextlib.suppress(OSError):
                 kill_group(self.pgid, signal.SIGKILL)
-            self._signal_keeper(signal.SIGTERM)
-        if self._transport is not None:
-            if not self._frames.closed.done():
-                self._transport.close()
-            # connection_lost (which closes the pipe) runs on the next loop iteration.
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._frames.closed)
+            self._stop_output()
         if self._keeper is not None:
-            await self._keeper.reap()
-
-
-class _Keeper:
-    """The engine's side of a log keeper process (``logkeeper``)."""
-
-    def __init__(self, popen: subprocess.Popen[bytes], frames_fd: int, on_output: Callable[[bytes], None] | None):
-        self.popen = popen
-        self.frames_fd = frames_fd  # handed over to the event loop in RunningProc._begin
-        self.on_output = on_output
-
-    async def reap(self) -> None:
-        """Collect the keeper's exit; it is already over or about to be (its frames pipe closed)."""
-        end = asyncio.get_running_loop().time() + _SETTLE_S
-        while self.popen.poll() is None:
-            if asyncio.get_running_loop().time() >= end:
-                logger.warning("log keeper %d did not exit; killing it", self.popen.pid)
-                with contextlib.suppress(ProcessLookupError):
-                    self.popen.kill()
-                self.popen.wait()
-                break
-            await asyncio.sleep(_POLL_S)
-        if self.frames_fd >= 0:
-            os.close(self.frames_fd)
-            self.frames_fd = -1
-
-
-def _start_keeper(
-    spec: ProcSpec, log_file: BinaryIO | None, on_output: Callable[[bytes], None] | None
-) -> tuple[_Keeper, int]:
-    """Start the log keeper; returns it and the write end of the pipe the process must write its output to."""
-    out_r, out_w = os.pipe()
-    frames_r, frames_w = os.pipe()
-    argv = [
-        sys.executable,
-        "-I",
-        "-S",
-        logkeeper.__file__,
-        str(spec.log_cap_bytes),
-        "1" if log_file is not None else "0",
-        "1" if on_output is not None else "0",
-        str(frames_w),
-    ]
-    try:
-        popen = subprocess.Popen(
-            argv,
-            stdin=out_r,
-            stdout=log_file if log_file is not None else subprocess.DEVNULL,
-            env={},
-            pass_fds=(frames_w,),
-            close_fds=True,
-            # Its own session: a Ctrl-C at the terminal or a kill of the job's group must not cut the log short.
-            start_new_session=True,
-        )
-    except OSError as e:
-        for fd in (out_r, out_w, frames_r):
-            os.close(fd)
-        raise ProcStartError(
-            f"cannot start {spec.argv[0]!r}: cannot start its log keeper: {e.strerror or e}",
-            argv=spec.argv,
-            cwd=spec.cwd,
-            errno_=e.errno,
-        ) from e
-    finally:
-        os.close(frames_w)
-        if log_file is not None:
-            log_file.close()  # the keeper has its own copy
-    os.close(out_r)
-    return _Keeper(popen, frames_r, on_output), out_w
+            await self._keeper[0].release(self._keeper[1])
 
 
 async def start(
@@ -537,7 +556,7 @@ async def start(
 ) -> RunningProc:
     """Start ``spec.argv`` as the leader of a new process group and supervise it.
 
-    Its output goes through a pipe to a log keeper process (``logkeeper``), which writes the log file and
+    Its output goes through a pipe to the log keeper process (``logkeeper``), which writes the log file and
     outlives the engine if the engine is killed, so no output is lost with it. ``on_output`` receives each
     chunk of combined output as it arrives, uncapped (the cap is on the log file only); it runs in the event
     loop and must not block. ``clock`` times the deadline and the kill grace, so tests can move them without
@@ -545,10 +564,10 @@ async def start(
     """
     _check_cwd(spec)
     log_file = _open_log(spec)
-    keeper: _Keeper | None = None
+    keeper: tuple[_KeeperClient, int] | None = None
     out_w: int | None = None
     if log_file is not None or on_output is not None:
-        keeper, out_w = _start_keeper(spec, log_file, on_output)
+        keeper, out_w = _hand_to_keeper(spec, log_file, on_output)
     try:
         popen = subprocess.Popen(
             spec.argv,
@@ -568,8 +587,11 @@ async def start(
                 os.write(out_w, f"[sengu] {error}\n".encode())
             os.close(out_w)
         if keeper is not None:
-            keeper.popen.wait()
-            os.close(keeper.frames_fd)
+            # Written before the caller may write the log itself.
+            output = keeper[0].output(keeper[1])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(output.summary), _SETTLE_S)
+            await keeper[0].release(keeper[1])
         raise error from e
     if out_w is not None:
         os.close(out_w)  # the process and its descendants hold the only write ends: EOF when they are all gone
@@ -582,6 +604,29 @@ async def start(
         await proc._close()
         raise
     return proc
+
+
+def _hand_to_keeper(
+    spec: ProcSpec, log_file: BinaryIO | None, on_output: Callable[[bytes], None] | None
+) -> tuple[tuple[_KeeperClient, int], int]:
+    """A pipe whose read end the log keeper holds; returns the keeper and key, and the write end."""
+    out_r, out_w = os.pipe()
+    try:
+        client = _keeper(asyncio.get_running_loop())
+        key = client.open(out_r, log_file, spec.log_cap_bytes, on_output)
+    except OSError as e:
+        os.close(out_w)
+        raise ProcStartError(
+            f"cannot start {spec.argv[0]!r}: cannot start its log keeper: {e.strerror or e}",
+            argv=spec.argv,
+            cwd=spec.cwd,
+            errno_=e.errno,
+        ) from e
+    finally:
+        os.close(out_r)  # the keeper has its own copies now
+        if log_file is not None:
+            log_file.close()
+    return (client, key), out_w
 
 
 def _check_cwd(spec: ProcSpec) -> None:
