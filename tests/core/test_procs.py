@@ -579,6 +579,45 @@ def test_boot_id_is_known_here() -> None:
     assert re.fullmatch(r"[0-9a-f-]{36}", boot_id() or "")
 
 
+# --- the log keeper ----------------------------------------------------------------------------------
+
+
+def test_one_log_keeper_serves_concurrent_processes_and_ends_after_the_last(tmp_path: Path) -> None:
+    async def body() -> tuple[list[RunningProc], list[ProcResult]]:
+        specs = [sh(f"echo out-{i}; sleep 0.{i}", log_path=str(tmp_path / f"{i}.log")) for i in range(3)]
+        procs = [await start(spec) for spec in specs]
+        return procs, [await p.wait() for p in procs]
+
+    procs, results = run(body())
+    (keeper,) = {p.log_pid for p in procs}
+    assert keeper is not None and keeper not in {p.pid for p in procs}
+    assert not running(keeper)  # ended (and reaped) with the last process
+    for i, result in enumerate(results):
+        assert (tmp_path / f"{i}.log").read_text() == f"out-{i}\n" and result.log_bytes == len(f"out-{i}\n")
+
+
+def test_output_held_open_by_a_process_that_left_the_session_does_not_hold_the_run(tmp_path: Path) -> None:
+    # setsid: out of the group's reach, it keeps the output pipe open; the run still ends, its log complete.
+    pidfile = tmp_path / "daemon.pid"
+    spec = sh(
+        f"echo before; {sys.executable} -c 'import os, time; os.setsid(); "
+        f'open("{pidfile}", "w").write(str(os.getpid())); time.sleep(60)\' & sleep 0.5; echo after',
+        log_path=str(tmp_path / "run.log"),
+    )
+    try:
+        result = run(asyncio.wait_for(run_to_end(spec), 30))
+        assert result.exit_code == 0
+        assert (tmp_path / "run.log").read_text() == "before\nafter\n"
+    finally:
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+async def run_to_end(spec: ProcSpec) -> ProcResult:
+    return await (await start(spec)).wait()
+
+
 # --- scale -------------------------------------------------------------------------------------------
 
 
