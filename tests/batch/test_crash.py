@@ -65,6 +65,10 @@ def test_sigkill_then_restart_loses_nothing_and_runs_nothing_twice(tmp_path: Pat
     first = start(home, spec, "2026-01-01T00:00:58+00:00")
     try:
         wait_until(lambda: log.exists() and (tmp_path / "long.log").exists(), what="both jobs started")
+        # quick has finished, as the engine recorded it (a run whose end it never recorded would be lost).
+        wait_until(
+            lambda: [r for r in runs(home) if r["job"] == "quick" and r["status"] == "succeeded"], what="quick done"
+        )
         long_attempt = wait_until(
             lambda: rows(
                 home,
