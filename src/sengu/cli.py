@@ -161,8 +161,12 @@ def _route_job_output(enabled: bool) -> None:
 @app.command()
 def up(
     files: Annotated[list[Path], typer.Argument(help="Spec files (any kinds sengu knows).", show_default=False)],
-    port: Annotated[int, typer.Option("--port", "-p", help="Port for /healthz, /metrics and the API.")] = 8080,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option("--port", "-p", help="Port for /healthz, /metrics and the API (1-65535; 0: any free port).")
+    ] = 8080,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on: an IP address of this machine (0.0.0.0, ::) or its name.")
+    ] = "127.0.0.1",
     drain_timeout: Annotated[
         float, typer.Option(help="On SIGTERM, seconds to let running jobs finish before killing them.")
     ] = 30.0,
@@ -181,8 +185,10 @@ def up(
     """Run the embedded engine: every job of every FILE on this machine, until SIGTERM or Ctrl-C.
 
     State (runs, attempts, schedule cursors) is in SQLite under --home; job output in per-run log files
-    there. Killing the engine loses nothing: on restart, runs in flight are marked lost and retried,
-    and times missed while it was down are run or recorded per startingDeadlineSeconds.
+    there. Killing the engine loses no output and starts no scheduled time twice: on restart, what the
+    runs in flight left running is killed, their attempts are marked lost and retried only where the job
+    allows it (lostAttemptPolicy, backoffLimit), and times missed while it was down are run or recorded
+    per startingDeadlineSeconds.
 
     SIGHUP, or a change to a FILE, reloads the spec without stopping running work; a file with errors is
     logged and the running spec kept.
@@ -196,9 +202,10 @@ def up(
     from sengu import capabilities
     from sengu.core.clock import SYSTEM_CLOCK
     from sengu.core.reload import Components, Reloader
-    from sengu.core.server import serve
+    from sengu.core.server import listen_address, serve
     from sengu.core.store import EngineLock, Store
 
+    listen_address(host, port)  # a bad --host or --port is the first thing to hear about
     _setup_logging()
     _route_job_output(not sys.stdout.isatty() if job_output is None else job_output)
     loaded = capabilities.load(files)
@@ -217,9 +224,10 @@ def up(
 
         def ready(bound: int) -> None:
             what = ", ".join(f"{len(objs)} {kind}" for kind, objs in loaded.by_kind.items())
+            base = f"http://[{host}]:{bound}" if ":" in host else f"http://{host}:{bound}"
             print(
                 f"sengu up: {what} from {len(files)} file(s); state in {store.home}\n"
-                f"  health:  http://{host}:{bound}/healthz\n  metrics: http://{host}:{bound}/metrics\n"
+                f"  health:  {base}/healthz\n  metrics: {base}/metrics\n"
                 "  SIGHUP or a changed file reloads the spec; Ctrl-C or SIGTERM drains running work and stops",
                 file=sys.stderr,
                 flush=True,

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ def test_sigkill_then_restart_loses_nothing_and_runs_nothing_twice(tmp_path: Pat
       command: 'echo "$SENGU_SCHEDULED_AT $SENGU_ATTEMPT" >> {log}'
     - name: long
       schedule: "* * * * *"
+      lostAttemptPolicy: Ignore
       command: 'echo "$SENGU_ATTEMPT" >> {tmp_path}/long.log; exec sleep 30'
 """,
     )
@@ -63,6 +65,10 @@ def test_sigkill_then_restart_loses_nothing_and_runs_nothing_twice(tmp_path: Pat
     first = start(home, spec, "2026-01-01T00:00:58+00:00")
     try:
         wait_until(lambda: log.exists() and (tmp_path / "long.log").exists(), what="both jobs started")
+        # quick has finished, as the engine recorded it (a run whose end it never recorded would be lost).
+        wait_until(
+            lambda: [r for r in runs(home) if r["job"] == "quick" and r["status"] == "succeeded"], what="quick done"
+        )
         long_attempt = wait_until(
             lambda: rows(
                 home,
@@ -147,3 +153,66 @@ def test_sigterm_lets_running_jobs_finish(tmp_path: Path) -> None:
     assert done.read_text() == "finished\n"  # drained: the job ran to its end before the engine stopped
     (run,) = runs(home)
     assert run["status"] == "succeeded" and run["attempts"] == 1
+
+
+def attempt_processes(token: str, attempt: int) -> list[int]:
+    """Live processes (zombies excluded) of one attempt, found by a token in their environment.
+
+    The scan covers every process on the machine, so it finds a descendant whatever group or session it is in.
+    """
+    found = []
+    wanted = {f"CRASH_TOKEN={token}".encode(), f"SENGU_ATTEMPT={attempt}".encode()}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = set((entry / "environ").read_bytes().split(b"\0"))
+        except OSError:
+            continue
+        if wanted <= environ and alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigkill_after_the_leader_exited_leaves_no_process_and_keeps_the_last_line(tmp_path: Path) -> None:
+    token = uuid.uuid4().hex
+    spec = spec_file(
+        tmp_path,
+        f"""  jobs:
+    - name: detach
+      schedule: "* * * * *"
+      env: {{CRASH_TOKEN: "{token}"}}
+      command: 'echo first; (sleep 222 &); sleep 2; echo last-line'
+""",
+    )
+    home = tmp_path / "home"
+    first = start(home, spec, "2026-01-01T00:00:59+00:00")
+    try:
+        attempt = wait_until(
+            lambda: rows(home, "SELECT * FROM batch_attempts WHERE pgid IS NOT NULL AND log_path IS NOT NULL"),
+            what="the job started",
+        )[0]
+        wait_until(lambda: Path(attempt["log_path"]).read_bytes().startswith(b"first\n"), what="first line logged")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    # The leader finishes on its own (its last line written after the engine died), leaving the detached sleep.
+    # Reaped, not only exited: then nothing on this machine has its pid, and only the group number remains.
+    wait_until(lambda: not Path(f"/proc/{attempt['pid']}").exists(), what="the leader to exit and be reaped")
+    assert attempt_processes(token, 1), "the detached sleep should outlive the killed engine"
+
+    second = start(home, spec, "2026-01-01T00:01:10+00:00")
+    try:
+        wait_until(lambda: not attempt_processes(token, 1), what="every process of the lost attempt killed")
+        # Its log keeper (which wrote the line the job printed after the engine died) is gone too.
+        wait_until(lambda: not alive(attempt["log_pid"]), what="the log keeper to exit")
+        wait_until(
+            lambda: (
+                rows(home, "SELECT status FROM batch_attempts WHERE id = ?", (attempt["id"],))[0]["status"] == "lost"
+            ),
+            what="the attempt recorded lost",
+        )
+        assert Path(attempt["log_path"]).read_text().splitlines() == ["first", "last-line"]
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.wait(timeout=20)

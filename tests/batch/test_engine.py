@@ -177,8 +177,11 @@ def test_forbid_skips_and_replace_kills(tmp_path: Path) -> None:
     assert replace[0]["reason"] == f"replaced by run {replace[1]['id']} (concurrencyPolicy Replace)"
     (killed,) = attempts(home, replace[0]["id"])
     assert killed["status"] == "killed" and killed["signal"] == 15
-    # Both Allow runs ran side by side; stopping the engine cut them short: recorded as lost, to resume.
-    assert [r["status"] for r in runs(home, "allow")] == ["retrying", "retrying"]
+    # Both Allow runs ran side by side; stopping the engine cut them short: lost, and with the default
+    # lostAttemptPolicy Count and backoffLimit 0 not started again.
+    allow = runs(home, "allow")
+    assert [r["status"] for r in allow] == ["failed", "failed"]
+    assert all(r["reason"].startswith("lost: the engine stopped while attempt 1 ran") for r in allow)
 
 
 def test_recovery_command_and_notifications(tmp_path: Path) -> None:

@@ -219,11 +219,11 @@ def test_schedule_zone_deadlines_and_history(rich: dict[str, dict[str, Any]]) ->
     assert paused["jobTemplate"]["spec"]["backoffLimit"] == 0
 
 
-def test_pod_failures_from_disruptions_do_not_count(rich: dict[str, dict[str, Any]]) -> None:
+def test_pod_failures_from_disruptions_follow_the_lost_attempt_policy(rich: dict[str, dict[str, Any]]) -> None:
     for obj in rich.values():
         job = obj["spec"]["jobTemplate"]["spec"]
         assert job["podFailurePolicy"] == {
-            "rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]
+            "rules": [{"action": "Count", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]
         }
         assert job["template"]["spec"]["restartPolicy"] == "Never"
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import re
 import signal
 import stat
 import subprocess
+import sys
 import time
 from collections.abc import Coroutine
 from pathlib import Path
@@ -20,8 +23,12 @@ from sengu.core.procs import (
     ProcSpec,
     ProcStartError,
     RunningProc,
+    boot_id,
     group_alive,
     kill_group,
+    kill_lost_tree,
+    lost_tree,
+    process_start_ticks,
     start,
 )
 
@@ -492,6 +499,123 @@ def test_refuses_to_signal_its_own_or_special_groups() -> None:
             kill_group(pgid, 0)
         with pytest.raises(ValueError):
             group_alive(pgid)
+
+
+# --- lost_tree / kill_lost_tree (what a crashed supervisor's tree left) ----------------------------------
+
+MARK = {"SENGU_TEST_TREE": "lost-tree"}
+
+
+def lost_leader(script: str) -> tuple[int, int, list[int]]:
+    """A tree as an engine crash leaves it: its leader has exited and been reaped, its other members run.
+
+    Returns the leader's pid, its start time, and the members' pids (each member prints its pid).
+    """
+    leader = subprocess.Popen(
+        ["/bin/sh", "-c", script + "; read x"],
+        env={**ENV, **MARK},
+        start_new_session=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert leader.stdin is not None and leader.stdout is not None
+    ticks = process_start_ticks(leader.pid)
+    assert ticks is not None
+    members = [int(leader.stdout.readline())]
+    leader.stdin.close()  # the leader reads EOF and exits
+    leader.wait(5)
+    leader.stdout.close()
+    return leader.pid, ticks, members
+
+
+def test_lost_tree_finds_members_after_the_leader_is_gone_and_kills_them() -> None:
+    pid, ticks, members = lost_leader("(sleep 222 >/dev/null & echo $!)")
+    try:
+        assert lost_tree(pid, ticks, MARK) == members
+        assert kill_lost_tree(pid, ticks, MARK) == members
+        assert not running(members[0]) and lost_tree(pid, ticks, MARK) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(members[0], signal.SIGKILL)
+
+
+def test_lost_tree_finds_a_member_that_moved_to_its_own_group_in_the_session() -> None:
+    mover = "import os, sys, time; os.setpgid(0, 0); print(os.getpid(), flush=True); time.sleep(222)"
+    pid, ticks, members = lost_leader(f"({sys.executable} -c '{mover}' & )")
+    try:
+        stat = Path(f"/proc/{members[0]}/stat").read_text()
+        pgid, sid = (int(f) for f in stat[stat.rindex(")") + 2 :].split()[2:4])
+        assert (pgid, sid) == (members[0], pid)
+        assert lost_tree(pid, ticks, MARK) == members
+    finally:
+        os.kill(members[0], signal.SIGKILL)
+
+
+def test_lost_tree_leaves_processes_that_cannot_be_ours() -> None:
+    pid, ticks, members = lost_leader("(sleep 222 >/dev/null & echo $!)")
+    try:
+        # A reused number whose leader has exited: its members lack the environment ours were started with.
+        assert lost_tree(pid, ticks, {"SENGU_TEST_TREE": "another"}) == []
+        # Members that started before the recorded leader cannot descend from it.
+        assert lost_tree(pid, ticks + 10**9, MARK) == []
+    finally:
+        os.kill(members[0], signal.SIGKILL)
+
+
+def test_lost_tree_leaves_a_group_whose_leader_started_at_another_time() -> None:
+    # The number is someone else's now: a process holds it with another start time.
+    leader = subprocess.Popen(["/bin/sh", "-c", "sleep 222 & wait"], env={**ENV, **MARK}, start_new_session=True)
+    try:
+        ticks = process_start_ticks(leader.pid)
+        assert ticks is not None
+        assert lost_tree(leader.pid, ticks - 1, MARK) == []
+        assert leader.pid in lost_tree(leader.pid, ticks, MARK)
+    finally:
+        kill_group(leader.pid, signal.SIGKILL)
+        leader.wait()
+
+
+def test_boot_id_is_known_here() -> None:
+    assert re.fullmatch(r"[0-9a-f-]{36}", boot_id() or "")
+
+
+# --- the log keeper ----------------------------------------------------------------------------------
+
+
+def test_one_log_keeper_serves_concurrent_processes_and_ends_after_the_last(tmp_path: Path) -> None:
+    async def body() -> tuple[list[RunningProc], list[ProcResult]]:
+        specs = [sh(f"echo out-{i}; sleep 0.{i}", log_path=str(tmp_path / f"{i}.log")) for i in range(3)]
+        procs = [await start(spec) for spec in specs]
+        return procs, [await p.wait() for p in procs]
+
+    procs, results = run(body())
+    (keeper,) = {p.log_pid for p in procs}
+    assert keeper is not None and keeper not in {p.pid for p in procs}
+    assert not running(keeper)  # ended (and reaped) with the last process
+    for i, result in enumerate(results):
+        assert (tmp_path / f"{i}.log").read_text() == f"out-{i}\n" and result.log_bytes == len(f"out-{i}\n")
+
+
+def test_output_held_open_by_a_process_that_left_the_session_does_not_hold_the_run(tmp_path: Path) -> None:
+    # setsid: out of the group's reach, it keeps the output pipe open; the run still ends, its log complete.
+    pidfile = tmp_path / "daemon.pid"
+    spec = sh(
+        f"echo before; {sys.executable} -c 'import os, time; os.setsid(); "
+        f'open("{pidfile}", "w").write(str(os.getpid())); time.sleep(60)\' & sleep 0.5; echo after',
+        log_path=str(tmp_path / "run.log"),
+    )
+    try:
+        result = run(asyncio.wait_for(run_to_end(spec), 30))
+        assert result.exit_code == 0
+        assert (tmp_path / "run.log").read_text() == "before\nafter\n"
+    finally:
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pidfile.read_text()), signal.SIGKILL)
+
+
+async def run_to_end(spec: ProcSpec) -> ProcResult:
+    return await (await start(spec)).wait()
 
 
 # --- scale -------------------------------------------------------------------------------------------

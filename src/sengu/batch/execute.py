@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from sengu.batch.policy import backoff_delay
+from sengu.batch.policy import after_lost, backoff_delay
 from sengu.batch.resolve import JobPlan
 from sengu.batch.runs import Run, RunStore, iso
 from sengu.core import procs
@@ -91,17 +91,44 @@ def job_environment(plan: JobPlan, run_id: int, attempt: int, scheduled_at: date
     """The engine's environment, then the job's env, then SENGU_* facts about this run."""
     env = dict(os.environ)
     env.update(plan.env)
-    env.update(
-        {
-            "SENGU_MANAGER": plan.manager,
-            "SENGU_JOB": plan.name,
-            "SENGU_RUN_ID": str(run_id),
-            "SENGU_ATTEMPT": str(attempt),
-        }
-    )
+    env.update(attempt_marker(plan.manager, plan.name, run_id, attempt))
     if scheduled_at is not None:
         env["SENGU_SCHEDULED_AT"] = iso(scheduled_at)
     return env
+
+
+def attempt_marker(manager: str, job: str, run_id: int, attempt: int) -> dict[str, str]:
+    """The environment every process of an attempt inherits; recovery checks it before killing (procs.lost_tree)."""
+    return {
+        "SENGU_MANAGER": manager,
+        "SENGU_JOB": job,
+        "SENGU_RUN_ID": str(run_id),
+        "SENGU_ATTEMPT": str(attempt),
+    }
+
+
+def settle_lost(
+    plan: JobPlan, run_id: int, *, runs: RunStore, clock: Clock, hooks: RunHooks | None = None
+) -> Outcome | None:
+    """Record that the run's current attempt was lost and apply lostAttemptPolicy: the run's Outcome when it
+    fails for it, None when another attempt follows (at the run's next_attempt_at)."""
+    runs.mark_lost(run_id)
+    run = runs.get_run(run_id)
+    verdict = after_lost(
+        plan.lost_attempt_policy,
+        attempt=run.attempts,
+        failed=run.attempts - run.lost_attempts,
+        lost=run.lost_attempts,
+        backoff_limit=plan.backoff_limit,
+    )
+    now = clock.now()
+    if verdict.retry:
+        runs.update_run(run_id, next_attempt_at=now + timedelta(seconds=verdict.delay_s))
+        return None
+    runs.finish_run(run_id, "failed", now, reason=verdict.reason)
+    outcome = Outcome(run_id, "failed", verdict.reason, None, None, run.attempts, None)
+    (hooks or NoHooks()).run_finished(plan, runs.get_run(run_id), outcome)
+    return outcome
 
 
 async def execute(
@@ -120,7 +147,8 @@ async def execute(
     control = control or RunControl(run_id, plan)
     run = runs.get_run(run_id)
     attempt_no = run.attempts
-    failures = run.attempts - run.lost_attempts
+    # Under lostAttemptPolicy Count a lost attempt is a failed one (settle_lost decided it may retry).
+    failures = run.attempts - (0 if plan.lost_attempt_policy == "Count" else run.lost_attempts)
     deadline_at = run.deadline_at
     if deadline_at is None and plan.active_deadline_seconds:
         deadline_at = clock.now() + timedelta(seconds=plan.active_deadline_seconds)
@@ -177,7 +205,15 @@ async def execute(
             path.write_text(f"sengu: {reason}\n")
         else:
             control.proc = proc
-            runs.attempt_pid(attempt_id, proc.pid, proc.pgid, procs.process_start_ticks(proc.pid))
+            runs.attempt_pid(
+                attempt_id,
+                proc.pid,
+                proc.pgid,
+                proc.start_ticks,
+                boot_id=procs.boot_id(),
+                log_pid=proc.log_pid,
+                log_proc_start=proc.log_start_ticks,
+            )
             try:
                 result = await proc.wait()
                 hooks.attempt_finished(plan, run, attempt_no)
@@ -189,8 +225,8 @@ async def execute(
                     attempt_id, "killed", clock.now(), exit_code=result.exit_code, signal=result.signal, reason=why
                 )
                 if control.stop_status == "lost":
-                    # Retried when the engine starts again: this attempt was not the job's fault.
-                    runs.mark_lost(run_id)
+                    # Cut short by the engine stopping: lostAttemptPolicy says whether the next start retries it.
+                    settle_lost(plan, run_id, runs=runs, clock=clock, hooks=hooks)
                 else:
                     done(control.stop_status, why, result.exit_code, result.signal)
                 raise

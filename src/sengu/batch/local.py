@@ -1,9 +1,11 @@
 """The embedded batch engine: schedules every active job and runs it as a subprocess.
 
 Crash safety comes from ordering: a run row (unique per job and scheduled time) and the job's schedule
-cursor are committed together before the process starts. After a SIGKILL the next start kills orphaned
-process groups, marks their attempts lost, resumes in-flight runs, and applies startingDeadlineSeconds
-to the times that passed while it was down.
+cursor are committed together before the process starts. After a SIGKILL the next start kills everything
+the lost attempts left (their process groups and sessions, even when the leader is gone), marks them lost,
+applies each job's lostAttemptPolicy (by default a lost attempt counts as a failure, so a job with
+backoffLimit 0 never starts twice for one scheduled time), resumes what may retry, and applies
+startingDeadlineSeconds to the times that passed while it was down.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from starlette.requests import Request
@@ -22,9 +25,18 @@ from starlette.routing import BaseRoute, Route
 
 from sengu.batch import echo
 from sengu.batch.alerts import EngineHooks
-from sengu.batch.execute import DEFAULT_LOG_CAP, NoHooks, Outcome, RunControl, RunHooks, execute
+from sengu.batch.execute import (
+    DEFAULT_LOG_CAP,
+    NoHooks,
+    Outcome,
+    RunControl,
+    RunHooks,
+    attempt_marker,
+    execute,
+    settle_lost,
+)
 from sengu.batch.metrics import BatchMetrics
-from sengu.batch.policy import MAX_LOST_ATTEMPTS, catch_up, missed_reasons
+from sengu.batch.policy import catch_up, missed_reasons
 from sengu.batch.resolve import JobPlan, Manager
 from sengu.batch.retention import PRUNE_INTERVAL_S, Retention
 from sengu.batch.runs import RunStore
@@ -237,36 +249,59 @@ class BatchEngine:
     # --- start-up recovery ------------------------------------------------------------------------
     def _recover_lost_attempts(self) -> None:
         now = self.clock.now()
+        boot = procs.boot_id()
+        lost = []
         for row in self.runs.running_attempts():
+            # Start times count from boot: after a reboot (which ended every process anyway) they mean nothing.
+            same_boot = row["boot_id"] is None or row["boot_id"] == boot
             pgid, ticks = row["pgid"], row["proc_start"]
-            alive = bool(pgid) and procs.group_alive(pgid) and ticks is not None
-            alive = alive and procs.process_start_ticks(pgid) == ticks
-            if row["trigger"] == "manual":
-                # `sengu batch run` supervises its own process; only a dead one is ours to close.
-                if not alive:
-                    with self.store.transaction():
-                        self.runs.finish_attempt(row["id"], "lost", now, reason="`sengu batch run` stopped")
-                        self.runs.finish_run(row["run_id"], "failed", now, reason="`sengu batch run` stopped")
+            if row["trigger"] != "manual":
+                lost.append(row)
                 continue
-            if alive:
-                # Our child from before the crash, still running unsupervised: its output has nowhere to go.
-                log.warning("killing orphaned process group %d of run %d", pgid, row["run_id"])
-                procs.kill_group(pgid, 9)
+            # `sengu batch run` supervises its own process; only a dead one is ours to close.
+            alive = bool(pgid) and ticks is not None and same_boot and procs.group_alive(pgid)
+            if not (alive and procs.process_start_ticks(pgid) == ticks):
+                with self.store.transaction():
+                    self.runs.finish_attempt(row["id"], "lost", now, reason="`sengu batch run` stopped")
+                    self.runs.finish_run(row["run_id"], "failed", now, reason="`sengu batch run` stopped")
+        self._end_what_was_lost(lost, boot)
+        for row in lost:
             with self.store.transaction():
                 self.runs.finish_attempt(row["id"], "lost", now, reason="the engine stopped while it ran")
-                self.runs.mark_lost(row["run_id"])
+                plan = self.by_key.get(f"{row['manager']}/{row['job']}")
+                if plan is None:
+                    self.runs.mark_lost(row["run_id"])  # a job no longer in this spec: leave it for its owner
+                    continue
+                if row["trigger"] == "recovery" and plan.recovery_argv:
+                    plan = _recovery_plan(plan)
+                outcome = settle_lost(plan, row["run_id"], runs=self.runs, clock=self.clock, hooks=self.hooks)
+            if outcome is not None:
+                self._recover_from(plan, row["run_id"], outcome)
+
+    def _end_what_was_lost(self, rows: list[Any], boot: str | None) -> None:
+        """Kill everything the lost attempts left (even where the leader has exited), then let the old log
+        keeper write the last of their output: it exits once every tree it served is gone."""
+        keepers: set[tuple[int, int]] = set()
+        for row in rows:
+            pgid, ticks = row["pgid"], row["proc_start"]
+            if not pgid or ticks is None or row["boot_id"] not in (None, boot):
+                continue
+            marker = attempt_marker(row["manager"], row["job"], row["run_id"], row["attempt"])
+            killed = procs.kill_lost_tree(pgid, ticks, marker)
+            if killed:
+                log.warning("killed %d orphaned process(es) of run %d: %s", len(killed), row["run_id"], killed)
+            if row["log_pid"] and row["log_proc_start"] is not None:
+                keepers.add((row["log_pid"], row["log_proc_start"]))
+        for pid, ticks in keepers:
+            procs.end_lost_keeper(pid, ticks)
 
     def _resume_in_flight(self) -> None:
-        now = self.clock.now()
         for run in self.runs.in_flight():
             plan = self.by_key.get(f"{run.manager}/{run.job}")
             if plan is None or run.trigger == "manual":
                 continue  # another manager's run, or a job removed from the spec: leave it for its owner
             if run.trigger == "recovery" and plan.recovery_argv:
                 plan = _recovery_plan(plan)
-            if run.lost_attempts > MAX_LOST_ATTEMPTS:
-                self.runs.finish_run(run.id, "failed", now, reason=f"lost {run.lost_attempts} times (engine crashes)")
-                continue
             self._launch(plan, run.id)
 
     def _catch_up(self, now: datetime) -> None:
@@ -409,17 +444,21 @@ class BatchEngine:
             runs.pop(ctl.run_id, None)
             if not runs:
                 self.active.pop(plan.key, None)
+        self._recover_from(plan, ctl.run_id, outcome)
+        return outcome
+
+    def _recover_from(self, plan: JobPlan, run_id: int, outcome: Outcome) -> None:
+        """After a run's final failure, its onFailure.recovery command runs once (not for a recovery run)."""
         if outcome.status == "failed" and plan.recovery_argv and not self._stopping.is_set():
             recovery_id = self.runs.create_run(
                 plan.manager,
                 plan.name,
                 trigger="recovery",
                 now=self.clock.now(),
-                parent_run=ctl.run_id,
+                parent_run=run_id,
             )
             if recovery_id is not None:
                 self._launch(_recovery_plan(plan), recovery_id)
-        return outcome
 
 
 def _same_times(old: JobPlan, new: JobPlan) -> bool:

@@ -9,8 +9,8 @@ from datetime import datetime, tzinfo
 # The Kubernetes Job controller's pod-failure back-off: 10 s, doubled per failure, capped at 6 minutes.
 BACKOFF_BASE_S = 10.0
 BACKOFF_CAP_S = 360.0
-# Engine crashes are not the job's fault, so lost attempts don't count against backoffLimit
-# (as a podFailurePolicy ignoring disruptions does), but a crash loop must not retry forever.
+# With lostAttemptPolicy Ignore, lost attempts don't count against backoffLimit (as a podFailurePolicy
+# ignoring disruptions), but a crash loop must not retry forever.
 MAX_LOST_ATTEMPTS = 3
 # After a long outage, record at most this many individual missed times per job.
 MAX_MISSED_RECORDED = 100
@@ -21,6 +21,40 @@ def backoff_delay(failures: int, base: float = BACKOFF_BASE_S, cap: float = BACK
     if failures < 1:
         return 0.0
     return float(min(cap, base * 2 ** (failures - 1)))
+
+
+@dataclass(frozen=True)
+class AfterLost:
+    """What a run does once an attempt of it was lost: start another attempt after ``delay_s``, or fail."""
+
+    retry: bool
+    delay_s: float = 0.0
+    reason: str | None = None  # why the run fails, when it does
+
+
+def after_lost(policy: str, *, attempt: int, failed: int, lost: int, backoff_limit: int) -> AfterLost:
+    """The lostAttemptPolicy rule. ``attempt`` is the lost attempt's number, ``failed`` how many attempts of
+    the run failed on their own, ``lost`` how many were lost, this one included.
+
+    Count, the default, treats a lost attempt as a failed one: with backoffLimit 0 (the default, because a
+    legacy job may not be safe to run twice) nothing starts again for the same scheduled time.
+    """
+    why = f"lost: the engine stopped while attempt {attempt} ran"
+    if policy == "FailJob":
+        return AfterLost(False, reason=f"{why} (lostAttemptPolicy FailJob)")
+    if policy == "Ignore":
+        if lost > MAX_LOST_ATTEMPTS:
+            return AfterLost(False, reason=f"{why}; lost {lost} times, more than {MAX_LOST_ATTEMPTS} (engine crashes)")
+        return AfterLost(True)
+    failures = failed + lost
+    if failures <= backoff_limit:
+        return AfterLost(True, delay_s=backoff_delay(failures))
+    if backoff_limit == 0:
+        return AfterLost(
+            False, reason=f"{why}; not started again: backoffLimit 0 (lostAttemptPolicy Ignore would retry it)"
+        )
+    last = "the last lost (the engine stopped while it ran)"
+    return AfterLost(False, reason=f"BackoffLimitExceeded: {failures} attempts failed, {last}")
 
 
 @dataclass(frozen=True)

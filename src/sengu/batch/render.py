@@ -242,10 +242,12 @@ def _cronjob(
     if plan.active_deadline_seconds is not None:
         job_spec["activeDeadlineSeconds"] = plan.active_deadline_seconds
     job_spec["ttlSecondsAfterFinished"] = ttl
-    # A pod the cluster took away (spot interruption, drain, preemption) is retried without burning a retry;
-    # every other failure counts towards backoffLimit (the default for pods no rule matches).
+    # A pod the cluster took away (spot interruption, drain, preemption) is the Kubernetes form of an attempt
+    # the engine lost: lostAttemptPolicy is the rule's action (Count: a failure, as every other one).
     job_spec["podFailurePolicy"] = {
-        "rules": [{"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]
+        "rules": [
+            {"action": plan.lost_attempt_policy, "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}
+        ]
     }
     job_spec["template"] = {"metadata": {"labels": tags()}, "spec": pod}
 

@@ -16,6 +16,7 @@ from sengu.batch.spec import (
     CronjobManager,
     Job,
     JobSettings,
+    LostAttemptPolicy,
     Notifications,
     Placement,
     Resources,
@@ -27,6 +28,7 @@ from sengu.core.spec import Document, Loc, validate
 DEFAULT_TIME_ZONE = "UTC"
 DEFAULT_CONCURRENCY: ConcurrencyPolicy = "Forbid"
 DEFAULT_BACKOFF_LIMIT = 0
+DEFAULT_LOST_ATTEMPT_POLICY: LostAttemptPolicy = "Count"
 DEFAULT_STARTING_DEADLINE = 300
 DEFAULT_SUCCESS_HISTORY = 3
 DEFAULT_FAILED_HISTORY = 1
@@ -68,6 +70,7 @@ class JobPlan:
     recovery_argv: list[str] | None
     location: str = ""
     ttl_seconds_after_finished: int = DEFAULT_TTL_SECONDS_AFTER_FINISHED
+    lost_attempt_policy: LostAttemptPolicy = DEFAULT_LOST_ATTEMPT_POLICY
 
     @property
     def key(self) -> str:
@@ -180,6 +183,7 @@ def resolve(model: CronjobManager, doc: Document, loc: Loc = ()) -> Manager:
                 ttl_seconds_after_finished=_int(
                     _pick(job, defaults, "ttl_seconds_after_finished"), DEFAULT_TTL_SECONDS_AFTER_FINISHED
                 ),
+                lost_attempt_policy=_pick(job, defaults, "lost_attempt_policy") or DEFAULT_LOST_ATTEMPT_POLICY,  # type: ignore[arg-type]
             )
         )
     if problems:

@@ -63,6 +63,13 @@ CREATE TABLE batch_cursors (
   PRIMARY KEY (manager, job)
 )
 """,
+    # What a restarted engine needs to find and end everything a lost attempt left: the boot the start
+    # times count from, and the attempt's log keeper (core/logkeeper.py).
+    """
+ALTER TABLE batch_attempts ADD COLUMN boot_id TEXT;
+ALTER TABLE batch_attempts ADD COLUMN log_pid INTEGER;
+ALTER TABLE batch_attempts ADD COLUMN log_proc_start INTEGER
+""",
 ]
 
 # Run statuses. Final: succeeded, failed, missed, skipped, replaced, cancelled. In flight: running, retrying.
@@ -188,7 +195,7 @@ class RunStore:
         )
 
     def mark_lost(self, run_id: int) -> None:
-        """The run's current attempt died with the engine: retry it without counting a failure."""
+        """The run's current attempt died with the engine; lostAttemptPolicy decides what follows."""
         self.store.execute(
             "UPDATE batch_runs SET status = 'retrying', lost_attempts = lost_attempts + 1 WHERE id = ?", (run_id,)
         )
@@ -212,10 +219,21 @@ class RunStore:
         assert cur.lastrowid is not None
         return cur.lastrowid
 
-    def attempt_pid(self, attempt_id: int, pid: int, pgid: int, proc_start: int | None) -> None:
+    def attempt_pid(
+        self,
+        attempt_id: int,
+        pid: int,
+        pgid: int,
+        proc_start: int | None,
+        *,
+        boot_id: str | None = None,
+        log_pid: int | None = None,
+        log_proc_start: int | None = None,
+    ) -> None:
         self.store.execute(
-            "UPDATE batch_attempts SET pid = ?, pgid = ?, proc_start = ? WHERE id = ?",
-            (pid, pgid, proc_start, attempt_id),
+            "UPDATE batch_attempts SET pid = ?, pgid = ?, proc_start = ?, boot_id = ?, log_pid = ?, log_proc_start = ?"
+            " WHERE id = ?",
+            (pid, pgid, proc_start, boot_id, log_pid, log_proc_start, attempt_id),
         )
 
     def finish_attempt(
@@ -235,7 +253,7 @@ class RunStore:
 
     def running_attempts(self) -> list[Any]:
         return self.store.query(
-            "SELECT a.*, r.trigger FROM batch_attempts a JOIN batch_runs r ON r.id = a.run_id"
+            "SELECT a.*, r.trigger, r.manager, r.job FROM batch_attempts a JOIN batch_runs r ON r.id = a.run_id"
             " WHERE a.status = 'running'"
         )
 
@@ -256,7 +274,9 @@ class RunStore:
             " COALESCE(a.finished_at, r.finished_at) AS finished_at,"
             " COALESCE(a.attempt, 0) AS attempt,"
             " CASE WHEN a.id IS NULL THEN r.status ELSE a.status END AS status,"
-            " COALESCE(a.exit_code, r.exit_code) AS exit_code, COALESCE(a.signal, r.signal) AS signal,"
+            # An attempt row shows the attempt's own exit: a lost one has none, whatever its run ended with.
+            " CASE WHEN a.id IS NULL THEN r.exit_code ELSE a.exit_code END AS exit_code,"
+            " CASE WHEN a.id IS NULL THEN r.signal ELSE a.signal END AS signal,"
             " COALESCE(a.reason, r.reason) AS reason, a.log_path AS log_path, r.status AS run_status"
             f" FROM batch_runs r LEFT JOIN batch_attempts a ON a.run_id = r.id {clause}"
             " ORDER BY r.id DESC, a.attempt DESC LIMIT ?",

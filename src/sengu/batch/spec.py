@@ -20,6 +20,8 @@ MAX_JOB_NAME = 52  # a CronJob's name is limited to 52 characters (its Jobs appe
 Priority = Literal["low", "middle", "high"]
 PRIORITY_ORDER: dict[str, int] = {"low": 0, "middle": 1, "high": 2}
 ConcurrencyPolicy = Literal["Allow", "Forbid", "Replace"]
+# The actions of a Kubernetes pod failure policy rule, which is what this becomes there (render.py).
+LostAttemptPolicy = Literal["Count", "Ignore", "FailJob"]
 
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _QUANTITY = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+|[KMGTPE]i?|[mkunMGTPE])?$")
@@ -172,6 +174,12 @@ class JobSettings(Model):
         default=None, description="Allow, Forbid (default: never overlap) or Replace."
     )
     backoff_limit: int | None = Field(default=None, ge=0, le=100, description="Retries after a failure (default 0).")
+    lost_attempt_policy: LostAttemptPolicy | None = Field(
+        default=None,
+        description="An attempt cut short by the engine's death or drain (on Kubernetes: a disrupted pod). "
+        "Count (default): a failure against backoffLimit, so with backoffLimit 0 a scheduled time never starts "
+        "twice; Ignore: retried without counting (a run lost more than 3 times fails); FailJob: the run fails.",
+    )
     active_deadline_seconds: int | None = Field(
         default=None, ge=1, description="Whole-run deadline, retries included; the process tree is killed."
     )

@@ -6,9 +6,15 @@ signal to the group reaches every descendant that has not deliberately left it. 
 does not use cgroups; the only symptom here is that it may keep the output pipe open, which is bounded
 (see ``_DRAIN_S``).
 
+Output goes through a pipe to the log keeper (``logkeeper``, one process per event loop while it has
+processes), which writes the log file (capped) and passes the output on to the engine for streaming. If
+the engine is killed, the process keeps writing into a pipe that is still read, so its log is complete to
+the last line. After such a crash,
+``kill_lost_tree`` finds what the process left from the recorded pid and start time, even when the leader
+is gone, without mistaking a reused pid for it (its docstring reasons it out).
+
 No thread per process: the exit of the leader is observed through a pidfd registered with the event loop
-(with a polling fallback where pidfds do not exist), and output through a non-blocking pipe transport
-that writes each chunk straight to the log file, so memory use does not grow with output size.
+(with a polling fallback where pidfds do not exist), and output through a non-blocking pipe transport.
 
 Policy: when the leader exits, whatever is left in its group is killed too (SIGTERM, then SIGKILL after the
 grace). A job is over when its main process is over. Leftovers would otherwise outlive the job
@@ -22,14 +28,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import logging
 import os
 import signal
+import socket
 import subprocess
+import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from sengu.core import logkeeper
 from sengu.core.clock import SYSTEM_CLOCK, Clock
 from sengu.core.errors import Failure
 
@@ -38,8 +49,13 @@ __all__ = [
     "ProcSpec",
     "ProcStartError",
     "RunningProc",
+    "boot_id",
+    "end_lost_keeper",
     "group_alive",
     "kill_group",
+    "kill_lost_tree",
+    "lost_tree",
+    "process_start_ticks",
     "start",
 ]
 
@@ -180,72 +196,139 @@ def _group_states(pgid: int) -> list[str] | None:
     return states
 
 
-class _OutputSink(asyncio.Protocol):
-    """Receives the combined output pipe: streams each chunk to ``on_output`` and writes it to the log."""
+class _Output:
+    """One process's output as the engine sees it: chunks for ``on_output``, then the keeper's summary."""
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        log_file: BinaryIO | None,
-        cap: int,
-        on_output: Callable[[bytes], None] | None,
-    ):
-        self.closed: asyncio.Future[None] = loop.create_future()
-        self.log_bytes = 0
-        self.dropped_bytes = 0
-        self._file = log_file
-        self._cap = cap
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_output: Callable[[bytes], None] | None):
+        self.summary: asyncio.Future[tuple[int, int] | None] = loop.create_future()
         self._on_output = on_output
-        self._ends_with_newline = True
-        self._write_failed = False
 
-    def data_received(self, data: bytes) -> None:
-        if self._on_output is not None:
-            try:
-                self._on_output(data)
-            except Exception:
-                # A broken terminal must not break the run or its log; stop streaming, keep logging.
-                logger.exception("on_output callback failed; streaming to it stopped")
-                self._on_output = None
-        if self._file is None:
-            return
-        room = 0 if self._write_failed else self._cap - self.log_bytes
-        keep = data if len(data) <= room else data[: max(room, 0)]
-        self.dropped_bytes += len(data) - len(keep)
-        if not keep:
+    def output(self, data: bytes) -> None:
+        if self._on_output is None:
             return
         try:
-            self._file.write(keep)
-            # Flushed per chunk so someone following the log sees output as the process makes it.
-            self._file.flush()
-        except OSError as e:
-            # Disk full or similar: the process must still be supervised; its output is what we lose.
-            logger.warning("writing the process log failed (%s); further output is dropped", e)
-            self._write_failed = True
-            self.dropped_bytes += len(keep)
-            return
-        self.log_bytes += len(keep)
-        self._ends_with_newline = keep.endswith(b"\n")
+            self._on_output(data)
+        except Exception:
+            # A broken terminal must not break the run or its log; stop streaming, keep logging.
+            logger.exception("on_output callback failed; streaming to it stopped")
+            self._on_output = None
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed.done():
-            self.closed.set_result(None)
+    def finished(self, summary: tuple[int, int] | None) -> None:
+        if not self.summary.done():
+            self.summary.set_result(summary)
 
-    def finish(self) -> None:
-        """Append the cap note if output was dropped, and close the log."""
-        if self._file is None:
-            return
+
+class _KeeperClient:
+    """The engine's side of the log keeper (``logkeeper``): one per event loop while it has processes."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self._loop = loop
+        engine_end, keeper_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            if self.dropped_bytes and not self._write_failed:
-                lead = b"" if self._ends_with_newline else b"\n"
-                note = f"[sengu] log cap of {self._cap} bytes reached: dropped {self.dropped_bytes} bytes of output\n"
-                self._file.write(lead + note.encode())
-        except OSError as e:
-            logger.warning("writing the log cap note failed: %s", e)
+            self.popen = subprocess.Popen(
+                [sys.executable, "-I", "-S", logkeeper.__file__, str(keeper_end.fileno())],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env={},
+                pass_fds=(keeper_end.fileno(),),
+                close_fds=True,
+                # Its own session: a Ctrl-C at the terminal must not cut the logs short.
+                start_new_session=True,
+            )
+        except OSError:
+            engine_end.close()
+            raise
         finally:
+            keeper_end.close()
+        self.start_ticks = process_start_ticks(self.popen.pid)
+        self._sock = engine_end
+        self._outputs: dict[int, _Output] = {}
+        self._next_key = 0
+        self.alive = True
+        loop.add_reader(engine_end.fileno(), self._on_readable)
+
+    def open(self, out_r: int, log_file: BinaryIO | None, cap: int, on_output: Callable[[bytes], None] | None) -> int:
+        """Hand the read end of a process's output pipe (and its log) to the keeper; the key to follow it."""
+        self._next_key += 1
+        key = self._next_key
+        self._outputs[key] = _Output(self._loop, on_output)
+        fds = [out_r] if log_file is None else [out_r, log_file.fileno()]
+        message = f"open {key} {cap} {int(log_file is not None)} {int(on_output is not None)}".encode()
+        socket.send_fds(self._sock, [message], fds)
+        return key
+
+    def output(self, key: int) -> _Output:
+        return self._outputs[key]
+
+    def stop(self, key: int) -> None:
+        """Stop reading a pipe a descendant that left the group holds open: the keeper finishes that log."""
+        if self.alive:
             with contextlib.suppress(OSError):
-                self._file.close()
-            self._file = None
+                self._sock.send(f"stop {key}".encode())
+
+    def _on_readable(self) -> None:
+        while True:
+            try:
+                message = self._sock.recv(logkeeper.MAX_MESSAGE, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                return
+            except OSError:
+                message = b""
+            if not message:
+                self._lost()
+                return
+            kind, key = message[:1], logkeeper.KEY.unpack_from(message, 1)[0]
+            output = self._outputs.get(key)
+            if output is None:
+                continue
+            payload = message[1 + logkeeper.KEY.size :]
+            if kind == logkeeper.OUTPUT:
+                output.output(payload)
+            elif kind == logkeeper.SUMMARY:
+                log_bytes, dropped = payload.split()
+                output.finished((int(log_bytes), int(dropped)))
+
+    def _lost(self) -> None:
+        """The keeper died (it never exits while it holds pipes): those logs end here."""
+        if self.alive:
+            logger.warning("the log keeper (pid %d) exited early; output of running processes is lost", self.popen.pid)
+        self._detach()
+        for output in self._outputs.values():
+            output.finished(None)
+
+    def _detach(self) -> None:
+        if self.alive:
+            self.alive = False
+            self._loop.remove_reader(self._sock.fileno())
+            self._sock.close()
+            if _KEEPERS.get(self._loop) is self:
+                del _KEEPERS[self._loop]
+
+    async def release(self, key: int) -> None:
+        """The process is done with its output. The last one ends the keeper (it exits once told)."""
+        self._outputs.pop(key, None)
+        if self._outputs:
+            return
+        self._detach()
+        end = self._loop.time() + _SETTLE_S
+        while self.popen.poll() is None:
+            if self._loop.time() >= end:
+                logger.warning("log keeper %d did not exit; killing it", self.popen.pid)
+                with contextlib.suppress(ProcessLookupError):
+                    self.popen.kill()
+                self.popen.wait()
+                break
+            await asyncio.sleep(_POLL_S)
+
+
+_KEEPERS: dict[asyncio.AbstractEventLoop, _KeeperClient] = {}
+
+
+def _keeper(loop: asyncio.AbstractEventLoop) -> _KeeperClient:
+    client = _KEEPERS.get(loop)
+    if client is None or not client.alive:
+        client = _KEEPERS[loop] = _KeeperClient(loop)
+    return client
 
 
 class RunningProc:
@@ -255,19 +338,26 @@ class RunningProc:
         self,
         popen: subprocess.Popen[bytes],
         spec: ProcSpec,
-        sink: _OutputSink,
+        keeper: tuple[_KeeperClient, int] | None,
         clock: Clock,
     ):
         self.pid: int = popen.pid
         # start_new_session makes the child the leader of a new session and group numbered by its pid.
         self.pgid: int = popen.pid
+        # Read now, before anything can reap the process: with the pid, what finds the tree after a crash.
+        self.start_ticks: int | None = process_start_ticks(popen.pid)
+        # The log keeper's pid (None without a log or stream): recorded so a crash recovery can end it too.
+        self.log_pid: int | None = keeper[0].popen.pid if keeper is not None else None
+        self.log_start_ticks: int | None = keeper[0].start_ticks if keeper is not None else None
         self._popen = popen
         self._spec = spec
-        self._sink = sink
+        self._keeper = keeper
         self._clock = clock
         self._loop = asyncio.get_running_loop()
+        self._output = keeper[0].output(keeper[1]) if keeper is not None else _Output(self._loop, None)
+        if keeper is None:
+            self._output.finished(None)
         self._exited: asyncio.Future[int] = self._loop.create_future()
-        self._transport: asyncio.BaseTransport | None = None
         self._pidfd: int | None = None
         self._helpers: list[asyncio.Task[None]] = []  # deadline, escalation timers, exit poller
         self._escalate = asyncio.Event()
@@ -280,10 +370,6 @@ class RunningProc:
         self._task: asyncio.Task[ProcResult] | None = None
 
     async def _begin(self) -> None:
-        if self._popen.stdout is not None:
-            self._transport, _ = await self._loop.connect_read_pipe(lambda: self._sink, self._popen.stdout)
-        else:
-            self._sink.connection_lost(None)
         try:
             self._pidfd = os.pidfd_open(self.pid)
             self._loop.add_reader(self._pidfd, self._on_pidfd)
@@ -410,26 +496,42 @@ class RunningProc:
         finally:
             self._finished = True
             await self._close()
+        summary = self._output.summary.result() if self._output.summary.done() else None
+        log_bytes, dropped = summary or (0, 0)
         return ProcResult(
             exit_code=returncode if returncode >= 0 else None,
             signal=-returncode if returncode < 0 else None,
             timed_out=self._timed_out,
             cancelled=self._cancelled,
-            log_bytes=self._sink.log_bytes,
-            dropped_bytes=self._sink.dropped_bytes,
+            log_bytes=log_bytes,
+            dropped_bytes=dropped,
             pid=self.pid,
         )
 
     async def _drain(self) -> None:
+        """Wait for the log keeper to write the last of the output; it does at the pipe's end."""
+        if await self._output_done(_DRAIN_S):
+            return
+        logger.warning(
+            "output of process %d still open %.0f s after its group exited: a descendant left the "
+            "group and holds it; closing it",
+            self.pid,
+            _DRAIN_S,
+        )
+        self._stop_output()
+        if not await self._output_done(_SETTLE_S):
+            logger.warning("the log keeper did not finish the log of process %d", self.pid)
+
+    async def _output_done(self, limit: float) -> bool:
         try:
-            await asyncio.wait_for(asyncio.shield(self._sink.closed), _DRAIN_S)
+            await asyncio.wait_for(asyncio.shield(self._output.summary), limit)
         except TimeoutError:
-            logger.warning(
-                "output of process %d still open %.0f s after its group exited: a descendant left the "
-                "group and holds it; closing it",
-                self.pid,
-                _DRAIN_S,
-            )
+            return False
+        return True
+
+    def _stop_output(self) -> None:
+        if self._keeper is not None:
+            self._keeper[0].stop(self._keeper[1])
 
     async def _close(self) -> None:
         for task in self._helpers:
@@ -441,12 +543,9 @@ class RunningProc:
             # Only reached if supervision itself was cancelled: leave nothing running behind.
             with contextlib.suppress(OSError):
                 kill_group(self.pgid, signal.SIGKILL)
-        if self._transport is not None:
-            self._transport.close()
-            # connection_lost (which closes the pipe) runs on the next loop iteration.
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(self._sink.closed)
-        self._sink.finish()
+            self._stop_output()
+        if self._keeper is not None:
+            await self._keeper[0].release(self._keeper[1])
 
 
 async def start(
@@ -457,19 +556,23 @@ async def start(
 ) -> RunningProc:
     """Start ``spec.argv`` as the leader of a new process group and supervise it.
 
-    ``on_output`` receives each chunk of combined output as it arrives, uncapped (the cap is on the log
-    file only); it runs in the event loop and must not block. ``clock`` times the deadline and the kill
-    grace, so tests can move them without sleeping. Raises ``ProcStartError`` if the command cannot start.
+    Its output goes through a pipe to the log keeper process (``logkeeper``), which writes the log file and
+    outlives the engine if the engine is killed, so no output is lost with it. ``on_output`` receives each
+    chunk of combined output as it arrives, uncapped (the cap is on the log file only); it runs in the event
+    loop and must not block. ``clock`` times the deadline and the kill grace, so tests can move them without
+    sleeping. Raises ``ProcStartError`` if the command cannot start.
     """
-    loop = asyncio.get_running_loop()
     _check_cwd(spec)
     log_file = _open_log(spec)
-    capture = log_file is not None or on_output is not None
+    keeper: tuple[_KeeperClient, int] | None = None
+    out_w: int | None = None
+    if log_file is not None or on_output is not None:
+        keeper, out_w = _hand_to_keeper(spec, log_file, on_output)
     try:
         popen = subprocess.Popen(
             spec.argv,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+            stdout=out_w if out_w is not None else subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             env=spec.env,
             cwd=spec.cwd,
@@ -478,13 +581,21 @@ async def start(
         )
     except OSError as e:
         error = _start_error(spec, e)
-        if log_file is not None:
+        if out_w is not None:
             # The run's log is where its owner looks first; say there why nothing ran.
             with contextlib.suppress(OSError):
-                log_file.write(f"[sengu] {error}\n".encode())
-            log_file.close()
+                os.write(out_w, f"[sengu] {error}\n".encode())
+            os.close(out_w)
+        if keeper is not None:
+            # Written before the caller may write the log itself.
+            output = keeper[0].output(keeper[1])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(output.summary), _SETTLE_S)
+            await keeper[0].release(keeper[1])
         raise error from e
-    proc = RunningProc(popen, spec, _OutputSink(loop, log_file, spec.log_cap_bytes, on_output), clock)
+    if out_w is not None:
+        os.close(out_w)  # the process and its descendants hold the only write ends: EOF when they are all gone
+    proc = RunningProc(popen, spec, keeper, clock)
     try:
         await proc._begin()
     except BaseException:
@@ -493,6 +604,29 @@ async def start(
         await proc._close()
         raise
     return proc
+
+
+def _hand_to_keeper(
+    spec: ProcSpec, log_file: BinaryIO | None, on_output: Callable[[bytes], None] | None
+) -> tuple[tuple[_KeeperClient, int], int]:
+    """A pipe whose read end the log keeper holds; returns the keeper and key, and the write end."""
+    out_r, out_w = os.pipe()
+    try:
+        client = _keeper(asyncio.get_running_loop())
+        key = client.open(out_r, log_file, spec.log_cap_bytes, on_output)
+    except OSError as e:
+        os.close(out_w)
+        raise ProcStartError(
+            f"cannot start {spec.argv[0]!r}: cannot start its log keeper: {e.strerror or e}",
+            argv=spec.argv,
+            cwd=spec.cwd,
+            errno_=e.errno,
+        ) from e
+    finally:
+        os.close(out_r)  # the keeper has its own copies now
+        if log_file is not None:
+            log_file.close()
+    return (client, key), out_w
 
 
 def _check_cwd(spec: ProcSpec) -> None:
@@ -560,3 +694,146 @@ def process_start_ticks(pid: int) -> int | None:
     # The command name (field 2) may contain spaces and parentheses: split after its closing ')'.
     fields = stat[stat.rindex(b")") + 2 :].split()
     return int(fields[19])
+
+
+@functools.cache
+def boot_id() -> str | None:
+    """This boot's id (``/proc/sys/kernel/random/boot_id``): start times are ticks since boot, so a pid and
+    start time recorded before a reboot say nothing afterwards (and a reboot ended every process anyway)."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True)
+class _ProcInfo:
+    pid: int
+    state: str
+    pgid: int
+    sid: int
+    start_ticks: int
+
+
+def _scan() -> list[_ProcInfo]:
+    """Every process on the machine, from /proc (empty without /proc)."""
+    try:
+        entries = os.scandir("/proc")
+    except OSError:
+        return []
+    with entries:
+        names = [entry.name for entry in entries if entry.name.isdigit()]
+    return [info for name in names if (info := _stat(int(name))) is not None]
+
+
+def _stat(pid: int) -> _ProcInfo | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None  # exited while we looked
+    # The command name is in parentheses and may hold spaces or parentheses itself.
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    return _ProcInfo(pid, fields[0].decode("ascii", "replace"), int(fields[2]), int(fields[3]), int(fields[19]))
+
+
+def _environ_has(pid: int, marker: dict[str, str]) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = set(f.read().split(b"\0"))
+    except OSError:
+        return False  # gone, or another user's (which we could not signal anyway)
+    return all(f"{k}={v}".encode() in environ for k, v in marker.items())
+
+
+def lost_tree(leader: int, start_ticks: int, marker: dict[str, str]) -> list[int]:
+    """The live processes left by a process tree started with ``start`` whose supervisor died.
+
+    ``leader`` led its own session and group (numbered by its pid) and started at ``start_ticks``;
+    ``marker`` is environment the tree was started with. A process is in the tree if its group or its
+    session is ``leader`` — which keeps descendants whose leader has already exited, or that moved to a
+    group of their own in the same session. Why that does not reach someone else's processes after pid reuse:
+
+    - Linux does not reuse a number while any process still has it as its pid, group id or session id. So if
+      a process numbered ``leader`` exists with another start time, the number was free at some point, which
+      means nothing of our tree was left then: everything in that group or session now is someone else's.
+    - If the leader is there with our start time (alive, or a zombie nobody reaped), the number never was
+      free: every member is ours.
+    - If no process has that number, the members either are our leader's descendants (the number stayed
+      taken since it started) or belong to a group created later by another process that got the number
+      after our tree had ended, and has exited itself. Both started after ``start_ticks``, so the start time
+      cannot tell them apart; the environment can: only members that carry ``marker`` (inherited from our
+      leader) are taken. A descendant of ours that cleared its environment is then left alone — a miss
+      we prefer to signalling a stranger.
+
+    A descendant that left both the group and the session (a daemon's double fork with ``setsid``) is out
+    of reach here, as for any supervisor without cgroups. Zombies are not listed: they are already dead.
+    """
+    everything = _scan()
+    me = os.getpid()
+    lead = next((p for p in everything if p.pid == leader), None)
+    if lead is not None and lead.start_ticks != start_ticks:
+        return []
+    members = [
+        p for p in everything if (p.pgid == leader or p.sid == leader) and p.state not in ("Z", "X") and p.pid != me
+    ]
+    if lead is not None:
+        return [p.pid for p in members]
+    return [p.pid for p in members if p.start_ticks >= start_ticks and _environ_has(p.pid, marker)]
+
+
+def kill_lost_tree(leader: int, start_ticks: int, marker: dict[str, str]) -> list[int]:
+    """SIGKILL every process of ``lost_tree``, until none is left (one may fork while we look); the pids.
+
+    Processes owned by another user are logged and left (we cannot signal them).
+    """
+    killed: list[int] = []
+    refused: set[int] = set()
+    deadline = time.monotonic() + _SETTLE_S
+    while time.monotonic() < deadline:
+        members = [pid for pid in lost_tree(leader, start_ticks, marker) if pid not in refused]
+        if not members:
+            break
+        for pid in members:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                continue
+            except PermissionError:
+                logger.warning("process %d of lost process group %d belongs to another user; left running", pid, leader)
+                refused.add(pid)
+                continue
+            if pid not in killed:
+                killed.append(pid)
+        time.sleep(_POLL_S)  # SIGKILL is delivered at once, but a process is gone only once the kernel finished it
+    else:
+        logger.warning("process group %d still has members %.0f s after SIGKILL", leader, _SETTLE_S)
+    return killed
+
+
+def end_lost_keeper(pid: int, start_ticks: int) -> bool:
+    """After ``kill_lost_tree``: let the lost tree's log keeper finish writing (it exits at the end of its
+    pipe), SIGTERM it if a runaway descendant still holds the pipe. False if it was not there (or reused)."""
+    if process_start_ticks(pid) != start_ticks:
+        return False
+    end = time.monotonic() + _DRAIN_S
+    while time.monotonic() < end:
+        if not _running(pid, start_ticks):
+            return True
+        time.sleep(_POLL_S)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    end = time.monotonic() + _SETTLE_S
+    while time.monotonic() < end:
+        if not _running(pid, start_ticks):
+            return True
+        time.sleep(_POLL_S)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    return True
+
+
+def _running(pid: int, start_ticks: int) -> bool:
+    info = _stat(pid)
+    return info is not None and info.start_ticks == start_ticks and info.state not in ("Z", "X")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import ipaddress
+import re
 import socket
 from collections.abc import Callable, Generator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -67,18 +70,69 @@ class _Server(uvicorn.Server):
         yield
 
 
+_IP_LIKE = re.compile(r"^[0-9.]*$|:")
+
+
+def listen_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple[Any, ...]]:
+    """The family and socket address for ``--host``/``--port``, or a UserError naming the option.
+
+    A host is an IP literal (v4 or v6) or a name this machine resolves (``localhost``). Something shaped
+    like an address (digits and dots, or a colon) is never looked up as a name: ``256.1.1.1`` is a typo,
+    and asking a DNS server about it would only turn a clear error into a slow one. Port 0 takes any free
+    port (the one bound is printed).
+    """
+    if not 0 <= port <= 65535:
+        raise UserError(f"--port {port} is not a TCP port: give 1-65535 (or 0 for any free port)")
+    if not host:
+        raise UserError("--host is empty: give an address of this machine (127.0.0.1, 0.0.0.0, ::1) or its name")
+    if _IP_LIKE.search(host):
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            raise UserError(
+                f"--host {host!r} is not an IP address (IPv4 like 127.0.0.1 or 0.0.0.0, IPv6 like ::1 or ::)"
+            ) from None
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        return family, ((str(ip), port, 0, 0) if ip.version == 6 else (str(ip), port))
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else str(exc)
+        raise UserError(f"--host {host!r} does not resolve on this machine ({reason}): give an IP address") from None
+    family, _, _, _, address = infos[0]
+    return family, address
+
+
 def bind(host: str, port: int) -> socket.socket:
     """Bind before starting anything, so a busy port is a clear error and not a half-started engine."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    family, address = listen_address(host, port)
+    sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock.bind(address)
     except OSError as exc:
         sock.close()
-        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror} (choose another --port)") from None
+        where = f"[{host}]:{port}" if family == socket.AF_INET6 else f"{host}:{port}"
+        raise UserError(f"cannot listen on {where}: {_bind_hint(exc, host, port)}") from None
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def _bind_hint(exc: OSError, host: str, port: int) -> str:
+    """What went wrong, and which option to change."""
+    if exc.errno == errno.EADDRINUSE:
+        return "the port is in use by another process (choose another --port, or 0 for any free port)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"{host} is not an address of this machine (choose another --host: 127.0.0.1 for this machine only, "
+            "0.0.0.0 for every interface)"
+        )
+    if exc.errno == errno.EACCES and 0 < port < 1024:
+        return "ports below 1024 need privileges (choose another --port, e.g. 8080)"
+    if exc.errno == errno.EAFNOSUPPORT:
+        return f"this machine has no {'IPv6' if ':' in host else 'IPv4'} (choose another --host)"
+    return f"{exc.strerror or exc} (check --host and --port)"
 
 
 class HttpServer:
