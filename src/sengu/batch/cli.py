@@ -195,7 +195,7 @@ def render(
                 if rendered is None:
                     continue
                 if check:
-                    problems.extend(schema_problems(rendered, manager, version=version))
+                    problems.extend(schema_problems(rendered, manager, version=version, model=model, doc=doc))
                 objects.extend(rendered)
         if problems:
             raise UserError(problems)
