@@ -165,7 +165,8 @@ def render(
     from sengu.batch.resolve import resolve
     from sengu.batch.spec import KIND, CronjobManager
     from sengu.core import kschema
-    from sengu.core.spec import as_resource, collect, read_documents, validate
+    from sengu.core.forked import Forked
+    from sengu.core.spec import Document, as_resource, collect, read_documents, validate
 
     if output not in ("yaml", "json"):
         raise UserError(f"--output must be 'yaml' or 'json', not {output!r}")
@@ -176,6 +177,8 @@ def render(
     try:
         problems: list[Problem] = []
         objects: list[dict[str, Any]] = []
+        # (where its problems go among the others, objects, manager, model, document), checked below
+        pending: list[tuple[int, list[dict[str, Any]], Manager, CronjobManager, Document]] = []
         seen: dict[str, str] = {}
         for path in files:
             for doc in collect(problems, read_documents, path) or []:
@@ -195,14 +198,32 @@ def render(
                 if rendered is None:
                     continue
                 if check:
-                    problems.extend(schema_problems(rendered, manager, version=version, model=model, doc=doc))
+                    pending.append((len(problems), rendered, manager, model, doc))
                 objects.extend(rendered)
+
+        def schema_check() -> list[list[Problem]]:
+            return [schema_problems(r, m, version=version, model=mo, doc=d) for _, r, m, mo, d in pending]
+
+        if problems or not pending:
+            for (at, *_), found in reversed(list(zip(pending, schema_check(), strict=True))):
+                problems[at:at] = found
+            checking = None
+        else:
+            # Checking and printing need nothing of each other: the check runs in a child (core/forked.py)
+            # while this process writes the text, and the text is shown only if the check finds nothing.
+            checking = Forked(schema_check)
         if problems:
             raise UserError(problems)
         if output == "json":
-            typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2))
+            text = json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}, indent=2) + "\n"
         else:
-            sys.stdout.write(to_yaml(objects))
+            text = to_yaml(objects)
+        if checking is not None:
+            for found in checking.result():
+                problems.extend(found)
+        if problems:
+            raise UserError(problems)
+        sys.stdout.write(text)
     finally:
         gc.enable()
 
