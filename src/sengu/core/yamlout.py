@@ -156,7 +156,7 @@ def _mapping(data: Mapping[Any, Any], indent: str, out: list[str], first: str) -
     prefix = first
     deeper = indent + "  "
     for k, v in data.items():
-        key = keys.get(k) if type(k) is str else None
+        key = keys.get(k)  # only str keys are cached, and no other key equals a str
         if key is None:
             key = _key(k)
             if key is None:
@@ -166,6 +166,10 @@ def _mapping(data: Mapping[Any, Any], indent: str, out: list[str], first: str) -
         if kind is str:
             text = strings.get(v)
             put(f"{prefix}{key} {scalar(v) if text is None else text}\n")
+        elif kind is int:
+            put(f"{prefix}{key} {v}\n")
+        elif kind is bool:
+            put(f"{prefix}{key} true\n" if v else f"{prefix}{key} false\n")
         elif kind is dict:
             if v:
                 put(f"{prefix}{key}\n")
@@ -178,6 +182,8 @@ def _mapping(data: Mapping[Any, Any], indent: str, out: list[str], first: str) -
                 _sequence(v, indent, out, indent)
             else:
                 put(f"{prefix}{key} []\n")
+        elif v is None or kind is float:
+            put(f"{prefix}{key} {scalar(v)}\n")
         elif isinstance(v, Mapping):
             if v:
                 put(f"{prefix}{key}\n")
