@@ -490,9 +490,9 @@ def _in_defaults(path: str, job: Job | None, model: CronjobManager | None) -> Lo
         loc: Loc = (JobSettings.model_fields[field].alias or field,)
         if continues is not None:
             rest = path[len(prefix) :]
-            steps = [(m.group(1), m.group(2)) for m in _STEP.finditer(rest)]
-            if sum(m.end() - m.start() for m in _STEP.finditer(rest)) == len(rest):
-                loc = (*loc, *continues, *(name if name else int(index) for name, index in steps))
+            steps = list(_STEP.finditer(rest))
+            if sum(m.end() - m.start() for m in steps) == len(rest):  # else a key with dots: stop at the field
+                loc = (*loc, *continues, *(m.group(1) or int(m.group(2)) for m in steps))
             else:
                 loc = (*loc, *continues)
         return loc
