@@ -128,3 +128,22 @@ def test_a_job_that_sets_the_field_itself_is_reported_at_the_job(tmp_path: Path)
     assert out.returncode == 2 and out.stdout == ""
     lines = out.stderr.splitlines()
     assert lines and all(line.startswith(f"error: {path}:11: job 'c': CronJob 'shop-c' fails") for line in lines)
+
+
+def test_schema_problems_keep_their_place_among_other_problems(tmp_path: Path) -> None:
+    # The first file fails the schema check, the second does not load: with a problem already found, the check
+    # runs in the command itself (nothing to print), and the problems come in file order.
+    typo = tmp_path / "a.yaml"
+    fixed = INHERITED.replace("workingDir: scripts", "image: i").replace("Mars/Olympus", "UTC")
+    typo.write_text(fixed.replace("workingDir: other", "workingDir: /srv"))
+    broken = tmp_path / "b.yaml"
+    broken.write_text(
+        "apiVersion: sengu.dev/v1alpha1\nkind: CronjobManager\nmetadata: {name: other}\nspec: {jobs: 3}\n"
+    )
+    out = sengu("batch", "render", str(typo), str(broken))
+    assert out.returncode == 2 and out.stdout == ""
+    lines = out.stderr.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["error"] * len(lines)
+    files = [line.split(": ", 1)[1].split(":")[0] for line in lines]
+    assert files[0] == str(typo) and files[-1] == str(broken), lines
+    assert any("tolerations[0] (inherited by" in line for line in lines)
