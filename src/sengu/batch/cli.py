@@ -153,9 +153,10 @@ def render(
     """Print what each CronjobManager becomes on Kubernetes: one batch/v1 CronJob per job and schedule.
 
     Every object is checked strictly (no unknown fields) against the official JSON schema of --k8s-version;
-    any problem (a job without image, a relative workingDir, a schema error) is printed as FILE:LINE: message
-    and nothing is printed on stdout (exit 2). JSON output is a v1 List. The manager itself is not printed:
-    `sengu crd` prints its CustomResourceDefinition.
+    any problem (a job without image, a relative workingDir other than ".", a schema error) is printed as
+    FILE:LINE: message, once at spec.defaults when it comes from there, and nothing is printed on stdout
+    (exit 2). workingDir "." is the image's own working directory. JSON output is a v1 List. The manager
+    itself is not printed: `sengu crd` prints its CustomResourceDefinition.
 
     Example: sengu batch render jobs.yaml | kubectl apply --dry-run=server -f -
     """
