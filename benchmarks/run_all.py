@@ -24,6 +24,7 @@ BENCHES = {
     "same_minute": "bench_same_minute.py",
     "spread": "bench_spread.py",
     "render": "bench_render.py",
+    "render_command": "bench_render_command.py",
     "reconcile": "bench_reconcile.py",
     "runners_intake": "bench_runners_intake.py",
     "runners_launch": "bench_runners_launch.py",

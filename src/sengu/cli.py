@@ -71,9 +71,8 @@ def crd(
     """
     import json
 
-    import yaml
-
     from sengu import capabilities
+    from sengu.core import yamlout
     from sengu.core.crd import definition
 
     if output not in ("yaml", "json"):
@@ -82,7 +81,7 @@ def crd(
     if output == "json":
         typer.echo(json.dumps({"apiVersion": "v1", "kind": "List", "items": docs}, indent=2))
     else:
-        sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False, width=10_000, allow_unicode=True))
+        sys.stdout.write(yamlout.dump_all(docs))
 
 
 @app.command()

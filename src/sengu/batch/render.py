@@ -23,10 +23,9 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-import yaml
-
 from sengu.batch.resolve import JobPlan, Manager, resolve
-from sengu.batch.spec import KIND, RESOURCE, CronjobManager
+from sengu.batch.spec import KIND, RESOURCE, CronjobManager, Job, JobSettings
+from sengu.core import yamlout
 from sengu.core.errors import Location, Problem, UserError
 from sengu.core.spec import Document, Loc, validate
 
@@ -141,11 +140,36 @@ def _render(
     defaults = model.spec.defaults
     written = {job.name: (i, job) for i, job in enumerate(model.spec.jobs)}
     names = cronjob_names(manager)
+    # A problem that comes from spec.defaults is reported once, at the field in defaults: a manager of 300
+    # jobs without an image is one thing to fix, not 300.
+    no_image = len(manager.jobs) > 1 and all(plan.image is None for plan in manager.jobs)
+    if no_image:
+        problems.append(
+            _problem(
+                f"no job has an image ({len(manager.jobs)} jobs): on Kubernetes every job runs in a container; "
+                "set spec.defaults.image (or each job's image)",
+                doc,
+                ("spec", "defaults"),
+                manager.path,
+                key=True,
+            )
+        )
+    inherit_dir = [p for p in manager.jobs if written[p.name][1].working_dir is None]
+    if inherit_dir and not _usable_working_dir(defaults.working_dir):
+        problems.append(
+            _problem(
+                f"spec.defaults.workingDir {defaults.working_dir!r} is relative (inherited by {len(inherit_dir)} "
+                f"job{'s' if len(inherit_dir) > 1 else ''}); {_RELATIVE}",
+                doc,
+                ("spec", "defaults", "workingDir"),
+                manager.path,
+            )
+        )
     out: list[dict[str, Any]] = []
     for plan in manager.jobs:
         i, job = written[plan.name]
         at: Loc = ("spec", "jobs", i)
-        if plan.image is None:
+        if plan.image is None and not no_image:
             problems.append(
                 _problem(
                     f"job {plan.name!r} has no image: on Kubernetes every job runs in a container; "
@@ -156,17 +180,17 @@ def _render(
                 )
             )
         working_dir = job.working_dir if job.working_dir is not None else defaults.working_dir
-        if working_dir is not None and not posixpath.isabs(working_dir):
-            where: Loc = (*at, "workingDir") if job.working_dir is not None else ("spec", "defaults", "workingDir")
+        if job.working_dir is not None and not _usable_working_dir(job.working_dir):
             problems.append(
                 _problem(
-                    f"job {plan.name!r}: workingDir {working_dir!r} is relative; on Kubernetes it must be an "
-                    "absolute path in the image (relative to the spec file only means something on this machine)",
+                    f"job {plan.name!r}: workingDir {working_dir!r} is relative; {_RELATIVE}",
                     doc,
-                    where,
+                    (*at, "workingDir"),
                     plan.location,
                 )
             )
+        if working_dir is not None and posixpath.normpath(working_dir) == ".":
+            working_dir = None  # the image's own WORKDIR, as "." is the spec file's directory on this machine
         if problems:
             continue  # keep collecting problems; objects are of no use now
         ttl = job.ttl_seconds_after_finished
@@ -338,9 +362,20 @@ def canonical_quantity(value: str | int | float) -> str:
     return f"{sign}{mantissa}{_DECIMAL_SUFFIX[exponent]}"
 
 
-def _problem(message: str, doc: Document | None, loc: Loc, fallback: str) -> Problem:
+_RELATIVE = (
+    "on Kubernetes it must be an absolute path in the image (relative to the spec file only means something "
+    "on this machine), or '.' for the image's own working directory"
+)
+
+
+def _usable_working_dir(value: str | None) -> bool:
+    """On Kubernetes: none, an absolute path in the image, or "." (the image's WORKDIR)."""
+    return value is None or posixpath.isabs(value) or posixpath.normpath(value) == "."
+
+
+def _problem(message: str, doc: Document | None, loc: Loc, fallback: str, *, key: bool = False) -> Problem:
     if doc is not None:
-        return doc.problem(loc, message)
+        return doc.problem(loc, message, key=key)
     return Problem(message, _location(fallback))
 
 
@@ -374,11 +409,42 @@ def manager_resource(model: CronjobManager, *, namespace: str | None = None) -> 
 
 
 # --- checking and printing --------------------------------------------------------------------------------
-def schema_problems(objects: Iterable[Mapping[str, Any]], manager: Manager, *, version: str) -> list[Problem]:
-    """Every error of the rendered objects against the official schemas (strict), placed at their job."""
+# Where a field of a job lands in its CronJob: a schema error under one of these paths comes from that field,
+# and from spec.defaults when the job does not set the field itself.
+_POD = "spec.jobTemplate.spec.template.spec."
+# The third part is where the object's path continues in the spec, when it does (tolerations[0] is the first
+# of placement.tolerations); the error is then placed at that very item.
+_FIELD_AT: tuple[tuple[str, str, Loc | None], ...] = (
+    (_POD + "containers[0].image", "image", ()),
+    (_POD + "containers[0].workingDir", "working_dir", ()),
+    (_POD + "containers[0].resources", "resources", ()),
+    (_POD + "tolerations", "placement", ("tolerations",)),
+    (_POD + "nodeSelector", "placement", None),
+    (_POD + "serviceAccountName", "service_account_name", ()),
+    ("spec.jobTemplate.spec.ttlSecondsAfterFinished", "ttl_seconds_after_finished", ()),
+)
+_STEP = re.compile(r"\.([A-Za-z0-9_-]+)|\[(\d+)\]")
+
+
+def schema_problems(
+    objects: Iterable[Mapping[str, Any]],
+    manager: Manager,
+    *,
+    version: str,
+    model: CronjobManager | None = None,
+    doc: Document | None = None,
+) -> list[Problem]:
+    """Every error of the rendered objects against the official schemas (strict), placed at their job.
+
+    With the `model` they were rendered from, an error that comes from a field the job inherits from
+    spec.defaults is reported once, at that field in defaults (exactly there with `doc`).
+    """
     from sengu.core import kschema
 
+    ours = {job.name: job for job in model.spec.jobs} if model is not None else {}
+    minor = kschema.resolve_version(version)
     problems = []
+    inherited: dict[tuple[Loc, str, str], list[str]] = {}  # (where in defaults, path, message) -> jobs
     for obj in objects:
         errors = kschema.validate(obj, version)
         if not errors:
@@ -388,23 +454,56 @@ def schema_problems(objects: Iterable[Mapping[str, Any]], manager: Manager, *, v
         plan = manager.by_name.get(job)
         where = _location(plan.location) if plan else _location(manager.path)
         for err in errors:
+            from_defaults = _in_defaults(err.path, ours.get(job), model)
+            if from_defaults is not None:
+                jobs = inherited.setdefault((from_defaults, err.path, err.message), [])
+                if job not in jobs:
+                    jobs.append(job)
+                continue
             problems.append(
                 Problem(
-                    f"job {job!r}: {obj.get('kind')} {meta.get('name')!r} fails the Kubernetes "
-                    f"{kschema.resolve_version(version)} schema at {err}",
+                    f"job {job!r}: {obj.get('kind')} {meta.get('name')!r} fails the Kubernetes {minor} schema at {err}",
                     where,
                 )
             )
-    return problems
+    once = []
+    for (loc, path, message), jobs in inherited.items():
+        text = (
+            f"spec.defaults.{_dotted(loc)} (inherited by {len(jobs)} job{'s' if len(jobs) > 1 else ''}): the CronJobs "
+            f"fail the Kubernetes {minor} schema at {path}: {message}"
+        )
+        once.append(_problem(text, doc, ("spec", "defaults", *loc), manager.path))
+    return once + problems
 
 
-class _Dumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
-    """libyaml's emitter when there is one: 10,000 CronJobs take 1.5 s to print with it, 20 s without."""
+def _dotted(loc: Loc) -> str:
+    return "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc).lstrip(".")
 
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+
+def _in_defaults(path: str, job: Job | None, model: CronjobManager | None) -> Loc | None:
+    """Where in spec.defaults an error at `path` comes from, when the job inherits that field; else None."""
+    if job is None or model is None:
+        return None
+    for prefix, field, continues in _FIELD_AT:
+        if path != prefix and not path.startswith((prefix + ".", prefix + "[")):
+            continue
+        if getattr(job, field) is not None or getattr(model.spec.defaults, field) is None:
+            return None
+        loc: Loc = (JobSettings.model_fields[field].alias or field,)
+        if continues is not None:
+            rest = path[len(prefix) :]
+            steps = list(_STEP.finditer(rest))
+            if sum(m.end() - m.start() for m in steps) == len(rest):  # else a key with dots: stop at the field
+                loc = (*loc, *continues, *(m.group(1) or int(m.group(2)) for m in steps))
+            else:
+                loc = (*loc, *continues)
+        return loc
+    return None
 
 
 def to_yaml(objects: Sequence[Mapping[str, Any]]) -> str:
-    """Manifests as one multi-document YAML stream, fields in Kubernetes' usual order."""
-    return yaml.dump_all([dict(o) for o in objects], Dumper=_Dumper, sort_keys=False, width=10_000, allow_unicode=True)
+    """Manifests as one multi-document YAML stream, fields in Kubernetes' usual order.
+
+    core/yamlout, not PyYAML: 11,000 CronJobs took PyYAML 3-5 s to print, most of the whole command.
+    """
+    return yamlout.dump_all(objects)
