@@ -339,7 +339,9 @@ class RunnerStore:
         )
 
     # --- warm runners -------------------------------------------------------------------------------
-    def add_warm_runner(self, pool: str, name: str, labels: Sequence[str], backend: str, kind: str, now: datetime) -> None:
+    def add_warm_runner(
+        self, pool: str, name: str, labels: Sequence[str], backend: str, kind: str, now: datetime
+    ) -> None:
         """A warm runner for the label set `labels` (its key, see warm_key), held by no job."""
         self.store.execute(
             "INSERT OR IGNORE INTO runners_runners (runner_name, pool, job_id, run_attempt, backend, kind, launched_at,"
