@@ -8,6 +8,10 @@ nothing is left once the engine stops.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
@@ -38,6 +42,19 @@ async def warmed(engine: RunnerEngine, fake: FakeGitHub) -> list[str]:
     return names
 
 
+def runners_list(home: Path, *args: str) -> str:
+    """`sengu runners list` as a user runs it, beside the engine."""
+    done = subprocess.run(
+        [sys.executable, "-m", "sengu", "runners", "list", "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 def pids(engine: RunnerEngine, names: list[str]) -> list[int]:
     rows = [engine.runners.runner(name) for name in names]
     return [int(row["handle_id"]) for row in rows if row is not None]
@@ -53,6 +70,14 @@ def test_a_queued_job_runs_on_a_warm_runner_which_is_replaced_and_nothing_is_lef
                 assert {r.name for r in fake.runners} == set(first) and all(r.scope == "my-org" for r in fake.runners)
                 assert registry.get_sample_value("sengu_runners_idle_runners", {"pool": "ci"}) == 2
                 assert registry.get_sample_value("sengu_runners_busy_runners", {"pool": "ci"}) == 0
+                listed = json.loads(await asyncio.to_thread(runners_list, tmp_path / "home", "-o", "json"))
+                assert [(r["state"], r["runner_name"], r["job_id"]) for r in listed] == [
+                    ("warm", name, None) for name in first
+                ]
+                assert listed[0]["labels"] == ["self-hosted", "sengu", "local"]
+                table = await asyncio.to_thread(runners_list, tmp_path / "home")
+                rows = [line.split() for line in table.splitlines()[1:]]
+                assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [("ci", "-", "-", "warm", n) for n in first]
 
                 job = fake.queue_job("my-org/app", LABELS)
                 await deliver(url, fake, job, "queued")
@@ -143,5 +168,60 @@ def test_warm_runners_make_room_for_a_job_they_cannot_run_under_max_runners(tmp_
                 await engine.process_pending()
                 await engine.settle()
                 assert len(idle_warm(engine)) == 2 and len(live(engine)) == 2  # warm again, never above 2
+
+    asyncio.run(scenario())
+
+
+def test_every_runner_metric_tells_two_pools_apart(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry = CollectorRegistry()
+        with FakeGitHub(webhook_secret="s3cret", installations={"other-org": 679}) as fake:
+            runner = tmp_path / "runner.sh"
+            runner.write_text("#!/bin/sh\nexec sleep 60\n")
+            runner.chmod(0o755)
+            quiet = "  rejections: {checkRun: false}\n"
+            files = [
+                fake.write_pool(tmp_path, runner, name="ci", file="ci.yaml", more=quiet),
+                fake.write_pool(tmp_path, runner, name="other", owner="other-org", file="other.yaml", more=quiet),
+            ]
+            async with serving(tmp_path, fake, files=files, registry=registry) as (engine, url):
+                mine = fake.queue_job("my-org/app", LABELS)
+                theirs = [fake.queue_job("other-org/app", LABELS), fake.queue_job("other-org/web", LABELS)]
+                refused = fake.queue_job("other-org/app", [*LABELS, "gpu"])
+                for job in (mine, *theirs, refused):
+                    await deliver(url, fake, job, "queued")
+                assert (await deliver(url, fake, mine, "queued", secret="wrong")).status_code == 401
+                await engine.process_pending()
+                await engine.settle()
+                name = engine.runners.job("ci", mine.id, 1).runner_name  # type: ignore[union-attr]
+                fake.start_job(mine.id, str(name))
+                await deliver(url, fake, fake.job(mine.id), "in_progress")
+                fake.complete_job(mine.id)
+                await deliver(url, fake, mine.id, "completed")
+                await engine.process_pending()
+                await engine.settle()
+
+                def value(metric: str, **labels: str) -> float | None:
+                    return registry.get_sample_value(metric, labels)
+
+                stored = "sengu_runners_deliveries_total"
+                assert value(stored, pool="ci", result="stored") == 3
+                assert value(stored, pool="other", result="stored") == 3
+                assert value(stored, pool="", result="bad_signature") == 1
+                launched = "sengu_runners_launches_total"
+                assert value(launched, pool="ci", backend="local", outcome="launched") == 1
+                assert value(launched, pool="other", backend="local", outcome="launched") == 2
+                assert value("sengu_runners_rejections_total", pool="other") == 1
+                assert value("sengu_runners_rejections_total", pool="ci") == 0
+                assert value("sengu_runners_open_jobs", pool="ci") == 0
+                assert value("sengu_runners_open_jobs", pool="other") == 2
+                assert value("sengu_runners_launching_runners", pool="other") == 2
+                assert value("sengu_runners_launching_runners", pool="ci") == 0
+                assert value("sengu_runners_queued_to_launch_seconds_count", pool="other") == 2
+                assert value("sengu_runners_queued_to_launch_seconds_count", pool="ci") == 1
+                assert value("sengu_runners_queued_to_running_seconds_count", pool="ci") == 1
+                assert value("sengu_runners_queued_to_running_seconds_count", pool="other") == 0
+                assert value("sengu_runners_job_duration_seconds_count", pool="ci") == 1
+                assert value("sengu_runners_job_duration_seconds_count", pool="other") == 0
 
     asyncio.run(scenario())

@@ -177,6 +177,8 @@ class RunnerEngine:
         for runtime in self.pools.values():
             budget.labels(runtime.name).set_function(_budget_of(runtime.github))
             open_jobs.labels(runtime.name).set_function(_open_jobs_of(self.runners, runtime.name))
+            for per_pool in (self.rejections, self.launch_wait, self.start_wait, self.job_duration):
+                per_pool.labels(runtime.name)  # at 0 from the start: a pool with nothing to count yet shows 0
             for state, gauge in runners.items():
                 gauge.labels(runtime.name).set_function(_runners_of(self.runners, runtime.name, state))
 

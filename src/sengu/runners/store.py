@@ -300,12 +300,18 @@ class RunnerStore:
         )
 
     def jobs(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Live warm runners no job holds (state "warm", no job id), then jobs, newest first."""
+        warm = self.store.query(
+            "SELECT * FROM runners_runners WHERE job_id = ? AND run_attempt = ? AND stopped_at IS NULL"
+            " AND warm IS NOT NULL ORDER BY pool, launched_at, runner_name",
+            UNBOUND,
+        )
         rows = self.store.query(
             "SELECT j.*, r.backend, r.kind, r.handle_id, r.stopped_at FROM runners_jobs j"
             " LEFT JOIN runners_runners r ON r.runner_name = j.runner_name ORDER BY j.queued_at DESC LIMIT ?",
             (limit,),
         )
-        return [dict(r) for r in rows]
+        return [_warm_row(r) for r in warm] + [dict(r) for r in rows]
 
     # --- runners ----------------------------------------------------------------------------------
     def add_runner(
@@ -404,6 +410,28 @@ class RunnerStore:
             (_iso(now), reason, name),
         )
         return bool(cur.rowcount)
+
+
+def _warm_row(row: Any) -> dict[str, Any]:
+    """A warm runner as a row of `sengu runners list`."""
+    return {
+        "pool": row["pool"],
+        "job_id": None,
+        "run_attempt": None,
+        "repository": None,
+        "labels": row["warm"],
+        "state": "warm",
+        "runner_name": row["runner_name"],
+        "backend": row["backend"],
+        "kind": row["kind"],
+        "handle_id": row["handle_id"],
+        "reason": "idle, waiting for a job" if row["online_at"] else "launching, not online yet",
+        "queued_at": None,
+        "launched_at": row["launched_at"],
+        "started_at": None,
+        "finished_at": None,
+        "stopped_at": None,
+    }
 
 
 def _job(row: Any) -> Job:
