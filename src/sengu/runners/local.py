@@ -460,7 +460,10 @@ class RunnerEngine:
         if runtime.pool.spec.warm and await self._take_warm(runtime, job):
             return
         if self.runners.active_count(runtime.name) >= runtime.pool.spec.limits.max_runners:
-            self._make_room(runtime)
+            if runtime.pool.spec.warm and isinstance(
+                resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity=_capacity(job)), Launch
+            ):
+                self._make_room(runtime)
             return  # stays queued: admitted when a runner stops (see admit)
         answer = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity=_capacity(job))
         if isinstance(answer, Launch):
