@@ -12,13 +12,16 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import pytest
 from prometheus_client import CollectorRegistry
 
 from sengu.runners.local import RunnerEngine
 from tests.fakes.github import FakeGitHub
 from tests.runners.test_engine import LABELS, alive, deliver, serving
+from tests.runners.test_intake import SenguUp
 
 WARM = "  limits: {{maxRunners: {max}}}\n  warm:\n    - {{labels: [self-hosted, sengu, local], count: 2}}\n"
 
@@ -225,3 +228,25 @@ def test_every_runner_metric_tells_two_pools_apart(tmp_path: Path) -> None:
                 assert value("sengu_runners_job_duration_seconds_count", pool="other") == 0
 
     asyncio.run(scenario())
+
+
+@pytest.mark.timeout(120)
+def test_sengu_up_starts_warm_runners_and_stops_them_on_sigterm(tmp_path: Path) -> None:
+    with FakeGitHub(webhook_secret="s3cret") as fake:
+        runner = tmp_path / "runner.sh"
+        runner.write_text('#!/bin/sh\necho $$ > "$PWD/pid"\nexec sleep 60\n')
+        runner.chmod(0o755)
+        pool = fake.write_pool(tmp_path, runner, more="  rejections: {checkRun: false}\n" + WARM.format(max=3))
+        with SenguUp([pool], tmp_path / "home", tmp_path / "sengu.log"):
+            fake.wait_until(lambda gh: len(gh.runners) == 2, timeout=30)
+            names = [r.name for r in fake.runners]
+            assert all(name.startswith("ci-warm-") for name in names)
+            marks = [tmp_path / "work" / name / "pid" for name in names]
+            deadline = time.monotonic() + 30
+            while not all(mark.exists() and mark.read_text().strip() for mark in marks):
+                assert time.monotonic() < deadline, "warm runner processes never started"
+                time.sleep(0.05)
+            started = [int(mark.read_text()) for mark in marks]
+            assert all(alive(pid) for pid in started)
+        assert fake.runners == []  # deregistered on the way out
+        assert not any(alive(pid) for pid in started)
