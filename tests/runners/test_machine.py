@@ -220,3 +220,11 @@ def test_no_runner_left_behind(events: list[Event], offsets: list[int]) -> None:
     if job.final and starts:
         last_start = max(i for i, a in enumerate(actions) if isinstance(a, StartRunner))
         assert any(isinstance(a, StopRunner) for a in actions[last_start:]), (job, actions)
+
+
+def test_a_job_given_a_warm_runner_launches_nothing_and_is_stopped_as_any_other() -> None:
+    job, actions = run([QUEUED, Decided("ci-warm-1", warm=True)])
+    assert (job.state, job.runner_name, job.attempts) == ("launching", "ci-warm-1", 1)
+    assert actions == [Resolve()]  # no StartRunner: the runner is up already
+    job, actions = run([InProgress("ci-warm-1"), Completed("success", "ci-warm-1")], start=job)
+    assert job.state == "completed" and actions == [StopRunner("job completed")]

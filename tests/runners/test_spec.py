@@ -366,3 +366,38 @@ def test_crd_schema_is_structural() -> None:
     assert structural_problems(schema) == []
     limits = schema["properties"]["spec"]["properties"]["limits"]["properties"]
     assert limits["bootTimeout"].get("x-kubernetes-int-or-string") is True
+
+
+def test_warm_label_sets_resolve_like_a_jobs_under_the_pools_policy_and_fit_max_runners() -> None:
+    backends = "  backends:\n    - {name: local, local: {command: [run, '{jitconfig}']}}\n"
+    good = load(HEAD + GITHUB + backends + "  warm:\n    - {labels: [self-hosted, sengu, cpu-2], count: 2}\n")
+    assert [(w.labels, w.count) for w in good.spec.warm] == [(["self-hosted", "sengu", "cpu-2"], 2)]
+    text = (
+        HEAD
+        + GITHUB
+        + backends
+        + "  policy:\n    - {repositories: ['my-org/untrusted-*'], maxCpu: 1}\n"
+        + "  limits: {maxRunners: 3}\n"
+        + "  warm:\n"
+        + "    - {labels: [self-hosted, sengu, cpu-2], count: 2}\n"  # line 17
+        + "    - {labels: [self-hosted, sengu, CPU-2, sengu], count: 1}\n"
+        + "    - {labels: [sengu, cpu-1], count: 1}\n"
+        + "    - {labels: [self-hosted, sengu, gpu], count: 1}\n"
+    )
+    found = problems(text)
+    assert found == [
+        "pool.yaml:17:5: warm: 5 warm runners exceed limits.maxRunners (3)",
+        "pool.yaml:17:16: labels: a job of my-org/untrusted-* may take a warm runner, but could not ask for these "
+        "labels: label 'cpu-2': the policy for my-org/untrusted-x allows at most 1 vCPU (policy entry "
+        "'my-org/untrusted-*')",
+        "pool.yaml:18:16: labels: the same label set as warm[0]; give one entry a larger count",
+        "pool.yaml:19:16: labels: warm labels must include self-hosted and sengu, as a job's runs-on does",
+        "pool.yaml:20:16: labels: a job of any repository of my-org may take a warm runner, but could not ask for "
+        "these labels: unknown label 'gpu': sengu understands a backend (local), x64/arm64, cpu-N, mem-Ng, "
+        "spot/on-demand and role-NAME",
+    ], found
+    repos = GITHUB.replace("owner: my-org", "repositories: [my-org/app]")
+    only = problems(HEAD + repos + backends + "  warm:\n    - {labels: [self-hosted, sengu], count: 1}\n")
+    assert only == [
+        "pool.yaml:14:5: warm: warm runners are registered for the whole owner: give github.owner, not repositories"
+    ], only

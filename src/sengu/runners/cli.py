@@ -127,7 +127,8 @@ def list_(
     """Workflow jobs seen by `sengu up` and the runners made for them: state, backend, reason.
 
     JSON rows have pool, job_id, run_attempt, repository, labels, state, runner_name, backend, reason,
-    queued_at, launched_at, started_at, finished_at, stopped_at.
+    queued_at, launched_at, started_at, finished_at, stopped_at. Warm runners no job has taken yet come
+    first, with state "warm" and no job_id.
 
     Examples:
       sengu runners list
@@ -172,8 +173,8 @@ def list_(
     for r in rows:
         table.add_row(
             r["pool"],
-            f"{r['job_id']}#{r['run_attempt']}",
-            r["repository"],
+            f"{r['job_id']}#{r['run_attempt']}" if r["job_id"] is not None else "-",
+            r["repository"] or "-",
             r["state"],
             r["runner_name"] or "-",
             r["backend"] or "-",

@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import math
+import secrets
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,8 +37,8 @@ from sengu.runners.backends.base import RUNNER_TAG, SPOT_INTERRUPTION, Backend, 
 from sengu.runners.github import GitHubApp, GitHubError, RateBudget, RunnerBusy, RunnerNotRemovable
 from sengu.runners.labels import Launch, Rejection, resolve_labels
 from sengu.runners.reports import RejectionReporter
-from sengu.runners.spec import RunnerPool
-from sengu.runners.store import PRUNE_BATCH, Delivery, RunnerStore
+from sengu.runners.spec import RunnerPool, warm_key
+from sengu.runners.store import PRUNE_BATCH, UNBOUND, Delivery, RunnerStore
 from sengu.runners.webhook import MAX_PAYLOAD, MalformedWebhook, parse_workflow_job, verify_signature
 
 log = logging.getLogger("sengu.runners")
@@ -47,6 +48,8 @@ REGISTRATION_GRACE = timedelta(seconds=10)  # a runner registered just now may n
 NOT_OURS = "labels are not ours"  # the spec changed under a queued job: nothing to tell its repository
 # Seconds: launches take milliseconds here and tens of seconds on Fargate; a job may wait minutes for room.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+# Seconds a job runs: from a minute-long lint to maxJobDuration's default 6 h and beyond.
+DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 900, 1800, 2700, 3600, 5400, 7200, 10800, 14400, 21600, 43200, 86400)
 PRUNE_EVERY_S = 600.0  # deliveries past their retention are deleted this often
 # A workflow_job payload is ~10 KB. Bodies past LARGE_BODY are held by at most LARGE_BODIES requests at once,
 # so many large posts (authentic or not: that is known only at the end) cannot add up to gigabytes.
@@ -120,36 +123,59 @@ class RunnerEngine:
         self._launching: dict[str, asyncio.Task[None]] = {}  # runner name → its launch in flight
         self._launch_slots = asyncio.Semaphore(concurrent_launches)
         self._large_bodies = asyncio.Semaphore(LARGE_BODIES)
+        self._retiring: set[str] = set()  # warm runners being stopped: no job may take them
+        # Every runner metric has a `pool` label; a delivery no pool's secret verified has pool="".
         self.deliveries = Counter(
-            "sengu_runners_deliveries", "Webhook deliveries by result.", ["result"], registry=registry
+            "sengu_runners_deliveries", "Webhook deliveries by pool and result.", ["pool", "result"], registry=registry
         )
         self.launches = Counter(
             "sengu_runners_launches",
-            "Runner launches by backend and outcome.",
-            ["backend", "outcome"],
+            "Runner launches by pool, backend and outcome.",
+            ["pool", "backend", "outcome"],
             registry=registry,
         )
-        self.rejections = Counter("sengu_runners_rejections", "Jobs rejected by label resolution.", registry=registry)
+        self.rejections = Counter(
+            "sengu_runners_rejections", "Jobs rejected by label resolution.", ["pool"], registry=registry
+        )
         self.orphans = Counter(
-            "sengu_runners_orphans_reaped", "Orphans removed by the janitor.", ["what"], registry=registry
-        )
-        self.open_jobs = Gauge(
-            "sengu_runners_open_jobs",
-            "Jobs not over: waiting for an approval, queued, launching or running.",
-            registry=registry,
+            "sengu_runners_orphans_reaped", "Orphans removed by the janitor.", ["pool", "what"], registry=registry
         )
         self.launch_wait = Histogram(
             "sengu_runners_queued_to_launch_seconds",
             "From a job's queued webhook (or the reconciler finding it) to the backend launch call.",
+            ["pool"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
         self.start_wait = Histogram(
             "sengu_runners_queued_to_running_seconds",
             "From a job's queued webhook to GitHub reporting it running on a runner.",
+            ["pool"],
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.job_duration = Histogram(
+            "sengu_runners_job_duration_seconds",
+            "From GitHub reporting a job running to its end (completed, failed or stopped).",
+            ["pool"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        # Read from the store when scraped, so they are right after a restart and need no bookkeeping.
+        open_jobs = Gauge(
+            "sengu_runners_open_jobs",
+            "Jobs not over: waiting for an approval, queued, launching or running.",
+            ["pool"],
+            registry=registry,
+        )
+        runners = {
+            state: Gauge(f"sengu_runners_{state}_runners", help, ["pool"], registry=registry)
+            for state, help in (
+                ("idle", "Live runners seen online without a job (warm runners wait here)."),
+                ("busy", "Live runners GitHub runs a job on."),
+                ("launching", "Live runners not seen online yet."),
+            )
+        }
         budget = Gauge(
             "sengu_runners_github_budget_remaining",
             "GitHub API requests left in the installation's primary rate limit (NaN until known).",
@@ -158,6 +184,11 @@ class RunnerEngine:
         )
         for runtime in self.pools.values():
             budget.labels(runtime.name).set_function(_budget_of(runtime.github))
+            open_jobs.labels(runtime.name).set_function(_open_jobs_of(self.runners, runtime.name))
+            for per_pool in (self.rejections, self.launch_wait, self.start_wait, self.job_duration):
+                per_pool.labels(runtime.name)  # at 0 from the start: a pool with nothing to count yet shows 0
+            for state, gauge in runners.items():
+                gauge.labels(runtime.name).set_function(_runners_of(self.runners, runtime.name, state))
 
     # --- component --------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -179,6 +210,8 @@ class RunnerEngine:
         # Launches in flight finish (their handles get recorded) unless the drain time runs out.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.settle(), timeout=max(drain_timeout, 0.1))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._cool_down(), timeout=max(drain_timeout, 5.0))
         for task in list(self._work):
             task.cancel()
         await asyncio.gather(*self._work, return_exceptions=True)
@@ -224,18 +257,18 @@ class RunnerEngine:
             return self._too_large()
         signed = [p for p in self.pools.values() if signature is not None and p.signed(body, signature)]
         if not signed:
-            self.deliveries.labels("bad_signature").inc()
+            self._count("bad_signature", [])
             return JSONResponse({"error": "signature does not match"}, status_code=401)
         delivery = request.headers.get("x-github-delivery")
         if not delivery:
-            self.deliveries.labels("malformed").inc()
+            self._count("malformed", signed)
             log.warning("runners: a signed delivery without X-GitHub-Delivery refused")
             return JSONResponse({"error": "missing X-GitHub-Delivery"}, status_code=400)
         event = request.headers.get("x-github-event")
         try:
             parsed = parse_workflow_job(body, event)
         except MalformedWebhook as exc:
-            self.deliveries.labels("malformed").inc()
+            self._count("malformed", signed)
             log.warning("runners: delivery %s (%s) refused, malformed: %s", delivery, event or "no event", exc)
             return JSONResponse({"error": f"malformed delivery: {exc}"}, status_code=400)
         pools = [] if parsed is None else [p for p in signed if p.serves(parsed.installation_id, parsed.repository)]
@@ -246,17 +279,22 @@ class RunnerEngine:
                     "runners: delivery %s: no pool serves %s for installation %s",
                     delivery, parsed.repository, parsed.installation_id,
                 )  # fmt: skip
-            self.deliveries.labels("ignored").inc()
+            self._count("ignored", signed)
             return JSONResponse({"stored": False, "duplicate": False}, status_code=202)
         new = self.runners.add_delivery(
             delivery, "workflow_job", body, self.clock.now(), pools=[p.name for p in pools], job=parsed.key
         )
-        self.deliveries.labels("stored" if new else "duplicate").inc()
+        self._count("stored" if new else "duplicate", pools)
         self._wake.set()
         return JSONResponse({"stored": True, "duplicate": not new}, status_code=202)
 
+    def _count(self, result: str, pools: Sequence[PoolRuntime]) -> None:
+        """A delivery counted once per pool it is about: verified by (or, once parsed, routed to) each."""
+        for name in [p.name for p in pools] or [""]:
+            self.deliveries.labels(name, result).inc()
+
     def _too_large(self) -> Response:
-        self.deliveries.labels("too_large").inc()
+        self._count("too_large", [])
         return JSONResponse({"error": f"payload over {MAX_PAYLOAD} bytes (GitHub caps them at 25 MB)"}, status_code=413)
 
     # --- processing -------------------------------------------------------------------------------
@@ -377,7 +415,10 @@ class RunnerEngine:
     def _save(self, runtime: PoolRuntime, before: machine.Job | None, after: machine.Job) -> None:
         self.runners.save_job(runtime.name, after)
         if after.state == "running" and before is not None and before.state != "running" and after.queued_at:
-            self.start_wait.observe(max(0.0, (self.clock.now() - after.queued_at).total_seconds()))
+            self.start_wait.labels(runtime.name).observe(max(0.0, (self.clock.now() - after.queued_at).total_seconds()))
+        if after.final and after.started_at and after.finished_at and (before is None or not before.final):
+            ran = (after.finished_at - after.started_at).total_seconds()
+            self.job_duration.labels(runtime.name).observe(max(0.0, ran))
 
     async def _take(self, runtime: PoolRuntime, taker: machine.Job, row: dict[str, Any], *, known: bool) -> None:
         """GitHub ran `taker` on a runner of ours made for another job: see machine.take."""
@@ -396,7 +437,15 @@ class RunnerEngine:
             for action in gave.actions:
                 await self._do(runtime, gave.job, action)
         for action in took.actions:
+            spare = (
+                self.runners.runner(action.runner) if isinstance(action, machine.StopRunner) and action.runner else None
+            )
+            if spare is not None and spare["warm"] is not None and not spare["stopped_at"]:
+                # A warm runner the taker was given, unused: it waits for the next job instead of stopping.
+                self.runners.assign_runner(spare["runner_name"], *UNBOUND, self.clock.now())
+                continue
             await self._do(runtime, took.job, action)
+        self._warm_up(runtime)
 
     async def _do(self, runtime: PoolRuntime, job: machine.Job, action: machine.Action) -> None:
         """Carry out an action; called holding the lock, so anything slow is spawned."""
@@ -410,13 +459,19 @@ class RunnerEngine:
                 if stopping := runner or job.runner_name:
                     self._spawn(self._stop(runtime, stopping, reason), f"stop {stopping}")
             case machine.ReportRejection(reason=reason):
-                self.rejections.inc()
+                self.rejections.labels(runtime.name).inc()
                 log.warning("%s: job %d of %s rejected: %s", runtime.name, job.job_id, job.repository, reason)
                 if runtime.reporter is not None and reason != NOT_OURS:
                     self._spawn(self._report(runtime, job, reason), f"report {job.job_id}")
 
     async def _resolve(self, runtime: PoolRuntime, job: machine.Job) -> None:
+        if runtime.pool.spec.warm and await self._take_warm(runtime, job):
+            return
         if self.runners.active_count(runtime.name) >= runtime.pool.spec.limits.max_runners:
+            if runtime.pool.spec.warm and isinstance(
+                resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity=_capacity(job)), Launch
+            ):
+                self._make_room(runtime)
             return  # stays queued: admitted when a runner stops (see admit)
         answer = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity=_capacity(job))
         if isinstance(answer, Launch):
@@ -426,16 +481,146 @@ class RunnerEngine:
             await self._apply(runtime, job.key, machine.Decided(None, reason))
 
     async def admit(self) -> None:
-        """Queued jobs that waited for maxRunners, oldest first, while there is room."""
+        """Queued jobs that waited for maxRunners, oldest first, while there is room (or a warm runner for
+        them); then warm runners up to their count."""
         if self._stopping.is_set():
             return  # draining: nothing new starts
         for runtime in self.pools.values():
-            room = runtime.pool.spec.limits.max_runners - self.runners.active_count(runtime.name)
-            if room <= 0:
-                continue
             async with self._lock:
-                for job in self.runners.queued_jobs(runtime.name, room):
-                    await self._resolve(runtime, job)
+                room = runtime.pool.spec.limits.max_runners - self.runners.active_count(runtime.name)
+                if runtime.pool.spec.warm:
+                    room = max(room, 0) + len(self.runners.idle_warm(runtime.name))
+                if room > 0:
+                    for job in self.runners.queued_jobs(runtime.name, room):
+                        await self._resolve(runtime, job)
+                self._warm_up(runtime)
+
+    # --- warm runners -------------------------------------------------------------------------------
+    # A warm runner is a runner row no job holds (job id 0), registered with one of spec.warm's label sets.
+    # GitHub gives a queued job to any idle runner whose labels cover it, so a job queued while one is up
+    # starts on it at once; sengu binds the job to it instead of launching, and launches a replacement.
+
+    async def _take_warm(self, runtime: PoolRuntime, job: machine.Job) -> bool:
+        """Bind queued `job` to an idle warm runner whose labels cover it, if there is one. Holding the lock."""
+        answer = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity=_capacity(job))
+        if not isinstance(answer, Launch):
+            return False  # rejected (or not ours): as without warm runners
+        for row in self.runners.idle_warm(runtime.name):
+            if row["runner_name"] in self._retiring or not machine.covers(row["warm"], job.labels):
+                continue
+            name = row["runner_name"]
+            bound = machine.step(job, machine.Decided(name, warm=True), self.clock.now(), runtime.limits)
+            if bound.job.state != "launching":
+                return False
+            with self.runners.store.transaction():  # a crash leaves it free or the job's, never both
+                self.runners.assign_runner(name, *job.key, self.clock.now())
+                self._save(runtime, job, bound.job)
+            log.info("%s: job %d takes warm runner %s", runtime.name, job.job_id, name)
+            self._warm_up(runtime)
+            return True
+        return False
+
+    def _make_room(self, runtime: PoolRuntime) -> None:
+        """A job waits for room that idle warm runners hold (none covers it): one of them makes way. It is
+        not replaced while jobs wait (see _warm_up)."""
+        for row in self.runners.idle_warm(runtime.name):
+            if row["runner_name"] not in self._retiring:
+                self._retire(runtime, row["runner_name"], "warm runner stopped to make room for a queued job")
+                return
+
+    def _retire(self, runtime: PoolRuntime, name: str, reason: str) -> None:
+        self._retiring.add(name)
+        task = self._spawn(self._stop(runtime, name, reason), f"stop {name}")
+        task.add_done_callback(lambda _: self._retiring.discard(name))
+
+    def _warm_up(self, runtime: PoolRuntime) -> None:
+        """Idle warm runners to each label set's count: the missing ones launched while there is room under
+        maxRunners and no job waits for it, those no longer in the spec (or beyond its count) stopped.
+        Holding the lock."""
+        if self._stopping.is_set():
+            return
+        spec = runtime.pool.spec
+        wanted = {warm_key(w.labels): w.count for w in spec.warm}
+        have: dict[tuple[str, ...], list[str]] = {}
+        for row in self.runners.idle_warm(runtime.name):
+            if row["runner_name"] not in self._retiring:
+                have.setdefault(warm_key(row["warm"]), []).append(row["runner_name"])
+        for key, names in have.items():
+            for name in names[wanted.get(key, 0) :]:
+                self._retire(runtime, name, "warm runner no longer wanted by the spec")
+        if not spec.warm or self.runners.queued_jobs(runtime.name, 1):
+            return
+        room = spec.limits.max_runners - self.runners.active_count(runtime.name)
+        for entry in spec.warm:
+            missing = entry.count - len(have.get(warm_key(entry.labels), []))
+            while missing > 0 and room > 0:
+                answer = resolve_labels(spec, entry.labels, None)
+                backend = runtime.backends.get(answer.backend) if isinstance(answer, Launch) else None
+                if not isinstance(answer, Launch) or backend is None:
+                    log.warning("%s: warm runners %s cannot be launched here", runtime.name, entry.labels)
+                    break
+                name = f"{runtime.name[:50]}-warm-{secrets.token_hex(4)}"
+                # Recorded first, as a job's runner is: the janitor never takes its compute for an orphan.
+                self.runners.add_warm_runner(
+                    runtime.name, name, answer.labels, backend.name, backend.kind, self.clock.now()
+                )
+                task = self._launching[name] = self._spawn(
+                    self._launch_warm(runtime, name, answer, backend), f"launch {name}"
+                )
+                task.add_done_callback(lambda _, n=name: self._launching.pop(n, None))  # type: ignore[misc]
+                missing -= 1
+                room -= 1
+
+    async def _launch_warm(self, runtime: PoolRuntime, name: str, answer: Launch, backend: Backend) -> None:
+        async with self._launch_slots:
+            gh = runtime.pool.spec.github
+            try:
+                jit = await runtime.github.generate_jitconfig(
+                    runtime.scope(""), name, list(answer.labels), gh.runner_group_id
+                )
+                self.runners.set_github_id(name, jit.runner.id)
+                handle = await backend.launch(
+                    answer, runner_name=name, jit_config=jit.encoded_jit_config.reveal(), owner_tag=runtime.name
+                )
+            except (GitHubError, BackendError) as exc:
+                self.launches.labels(runtime.name, backend.name, "failed").inc()
+                log.warning("%s: warm runner %s not launched: %s", runtime.name, name, exc)
+                await self._drop_warm(runtime, name, f"launch failed: {exc}")
+                return
+        self.runners.set_handle(name, handle.id, handle.detail)
+        self.launches.labels(runtime.name, backend.name, "launched").inc()
+
+    async def _drop_warm(self, runtime: PoolRuntime, name: str, reason: str) -> None:
+        """A warm launch that failed: its registration removed, its row over. Not replaced before the next
+        tick, so a backend that is down is not called in a loop."""
+        row = self.runners.runner(name)
+        if row is not None and row["github_runner_id"] is not None:
+            with contextlib.suppress(GitHubError):
+                await runtime.github.delete_runner(runtime.scope(""), row["github_runner_id"])
+        async with self._lock:
+            held = self.runners.holder(name)
+            if held is not None:  # a job took it while it launched: that job needs another runner
+                await self._apply(runtime, held.key, machine.LaunchFailed(reason))
+        self.runners.mark_stopped(name, self.clock.now(), reason)
+
+    def _check_warm(self, runtime: PoolRuntime) -> None:
+        """Idle warm runners never seen online within bootTimeout (a crash cut the launch short, the runner
+        could not connect) are stopped; the next _warm_up replaces them."""
+        booted_before = self.clock.now() - runtime.limits.boot_timeout
+        for row in self.runners.idle_warm(runtime.name):
+            late = row["online_at"] is None and datetime.fromisoformat(row["launched_at"]) < booted_before
+            if late and row["runner_name"] not in self._retiring and row["runner_name"] not in self._launching:
+                boot = machine.duration_text(runtime.limits.boot_timeout)
+                self._retire(runtime, row["runner_name"], f"warm runner not connected within the boot timeout ({boot})")
+
+    async def _cool_down(self) -> None:
+        """At stop: idle warm runners are stopped (a restart makes them anew, from the spec it loads)."""
+        for runtime in self.pools.values():
+            for row in self.runners.idle_warm(runtime.name):
+                try:
+                    await self._stop(runtime, row["runner_name"], "the engine stopped")
+                except (GitHubError, BackendError) as exc:
+                    log.warning("%s: warm runner %s not stopped: %s", runtime.name, row["runner_name"], exc)
 
     async def _report(self, runtime: PoolRuntime, job: machine.Job, reason: str) -> None:
         assert runtime.reporter is not None
@@ -472,17 +657,19 @@ class RunnerEngine:
             if holder is None or holder.state != "launching":
                 return  # the job ended while GitHub answered: the stop waiting on this launch deregisters it
             if job.queued_at:
-                self.launch_wait.observe(max(0.0, (self.clock.now() - job.queued_at).total_seconds()))
+                self.launch_wait.labels(runtime.name).observe(
+                    max(0.0, (self.clock.now() - job.queued_at).total_seconds())
+                )
             handle = await backend.launch(
                 answer, runner_name=name, jit_config=jit.encoded_jit_config.reveal(), owner_tag=runtime.name
             )
         except (GitHubError, BackendError) as exc:
-            self.launches.labels(answer.backend, "failed").inc()
+            self.launches.labels(runtime.name, answer.backend, "failed").inc()
             retryable = not isinstance(exc, BackendError) or exc.retryable
             await self._launch_failed(runtime, name, str(exc), retryable=retryable)
             return
         self.runners.set_handle(name, handle.id, handle.detail)
-        self.launches.labels(answer.backend, "launched").inc()
+        self.launches.labels(runtime.name, answer.backend, "launched").inc()
 
     async def _launch_failed(self, runtime: PoolRuntime, name: str, reason: str, *, retryable: bool) -> None:
         async with self._lock:
@@ -554,7 +741,6 @@ class RunnerEngine:
     async def reconcile(self) -> None:
         """Jobs GitHub has queued that we missed, and what became of the jobs we hold."""
         await self._each_pool(self._reconcile_pool)
-        self.open_jobs.set(self.runners.count_open())
 
     async def _reconcile_pool(self, runtime: PoolRuntime) -> None:
         budget = runtime.github.budget
@@ -611,7 +797,7 @@ class RunnerEngine:
             for handle in owned:
                 name = handle.detail.get(RUNNER_TAG, "")
                 if name not in live and await backend.terminate(handle, "orphan: not in the store"):
-                    self.orphans.labels("compute").inc()
+                    self.orphans.labels(runtime.name, "compute").inc()
                     log.warning("%s: terminated orphaned compute %s (%s)", runtime.name, handle.id, name)
 
     def _retry_stops(self, runtime: PoolRuntime) -> None:
@@ -619,6 +805,8 @@ class RunnerEngine:
         short by a crash."""
         for row in self.runners.live_runners():
             name = row["runner_name"]
+            if (row["job_id"], row["run_attempt"]) == UNBOUND:
+                continue  # a warm runner waiting for a job
             job = self.runners.job(row["pool"], row["job_id"], row["run_attempt"])
             if row["pool"] == runtime.name and (job is None or job.final or job.runner_name != name):
                 self._spawn(self._stop(runtime, name, "its job is over"), f"stop {name}")
@@ -635,7 +823,7 @@ class RunnerEngine:
                 if _stale(runner, live, runtime.name):
                     try:
                         if await runtime.github.delete_runner(scope, runner.id):
-                            self.orphans.labels("github_runner").inc()
+                            self.orphans.labels(runtime.name, "github_runner").inc()
                             log.warning("%s: deregistered runner %s without compute", runtime.name, runner.name)
                     except RunnerBusy:
                         pass  # it took a job after all: leave it
@@ -652,9 +840,14 @@ class RunnerEngine:
                 continue
             if datetime.fromisoformat(row["launched_at"]) > settled:
                 continue
+            if (row["job_id"], row["run_attempt"]) == UNBOUND and name not in self._retiring:
+                # A warm runner gone: it ran a job sengu did not hear of (ephemeral), or was removed by hand.
+                self.orphans.labels(runtime.name, "used_runner").inc()
+                self._retire(runtime, name, "warm runner left GitHub (it ran a job sengu did not hear of)")
+                continue
             job = self.runners.job(row["pool"], row["job_id"], row["run_attempt"])
             if job is not None and job.state == "launching" and job.runner_name == name:
-                self.orphans.labels("used_runner").inc()
+                self.orphans.labels(runtime.name, "used_runner").inc()
                 why = f"runner {name} left GitHub without running this job (it ran another)"
                 await self.apply(runtime, job.key, machine.LaunchFailed(why))
 
@@ -665,17 +858,19 @@ class RunnerEngine:
         """An online runner without a job: past idleTimeout, its job gets a new runner (this one did not take
         it: its labels no longer fit after a handover) or, with no job waiting, it is removed."""
         since = self.runners.mark_online(name, self.clock.now())
+        row = self.runners.runner(name)
+        if row is not None and (row["job_id"], row["run_attempt"]) == UNBOUND:
+            return  # a warm runner: idle is what it is for
         idle = timedelta(seconds=runtime.pool.spec.limits.idle_timeout)
         if self.clock.now() - since <= idle:
             return
-        row = self.runners.runner(name)
         job = self.runners.job(row["pool"], row["job_id"], row["run_attempt"]) if row else None
         why = f"idle for longer than idleTimeout ({machine.duration_text(idle)})"
         if job is not None and job.state == "launching" and job.runner_name == name:
-            self.orphans.labels("idle_runner").inc()
+            self.orphans.labels(runtime.name, "idle_runner").inc()
             await self.apply(runtime, job.key, machine.LaunchFailed(why))
         elif job is None or job.runner_name != name or job.final:
-            self.orphans.labels("idle_runner").inc()
+            self.orphans.labels(runtime.name, "idle_runner").inc()
             self._spawn(self._stop(runtime, name, why), f"stop {name}")
 
     async def prune(self) -> int:
@@ -709,6 +904,7 @@ class RunnerEngine:
         now, limits = self.clock.now(), runtime.limits
         for job in self.runners.due_for_timeout(runtime.name, now - limits.boot_timeout, now - limits.max_job_duration):
             await self.apply(runtime, job.key, machine.Tick())
+        self._check_warm(runtime)
         await self._observe(runtime)
 
     async def _observe(self, runtime: PoolRuntime) -> None:
@@ -769,6 +965,14 @@ def _budget_of(github: GitHubApp) -> Callable[[], float]:
         return float(github.budget.remaining) if github.budget is not None else math.nan
 
     return remaining
+
+
+def _open_jobs_of(runners: RunnerStore, pool: str) -> Callable[[], float]:
+    return lambda: float(runners.count_open(pool))
+
+
+def _runners_of(runners: RunnerStore, pool: str, state: str) -> Callable[[], float]:
+    return lambda: float(runners.runner_counts(pool)[state])
 
 
 def _handle(row: dict[str, Any]) -> Handle:

@@ -81,10 +81,12 @@ class Waiting:
 
 @dataclass(frozen=True)
 class Decided:
-    """Labels resolved: launch `runner_name`, or reject with `reason`."""
+    """Labels resolved: launch `runner_name`, or reject with `reason`. `warm`: the runner is a warm one,
+    up already, that the job takes instead of a launch."""
 
     runner_name: str | None
     rejection: str | None = None
+    warm: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,7 +199,7 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
             return Step(job)  # duplicate delivery, or the reconciler repeating itself
         case Waiting():
             return Step(job)  # a late delivery: GitHub queued it since (waiting comes before queued)
-        case Decided(runner_name=name, rejection=rejection):
+        case Decided(runner_name=name, rejection=rejection, warm=warm):
             if job.state != "queued":
                 return Step(job)
             if rejection is not None:
@@ -206,7 +208,7 @@ def step(job: Job | None, event: Event, now: datetime, limits: Limits) -> Step:
                 )
             assert name is not None
             launched = replace(job, state="launching", runner_name=name, attempts=job.attempts + 1, launched_at=now)
-            return Step(launched, [StartRunner(name, job.capacity_override)])
+            return Step(launched, [] if warm else [StartRunner(name, job.capacity_override)])
         case LaunchFailed(reason=reason, retryable=retryable):
             if job.state != "launching":
                 return Step(job)
@@ -276,7 +278,7 @@ def take(taker: Job, owner: Job | None, runner: str, now: datetime) -> tuple[Ste
     waiting = owner is not None and owner.key != taker.key and owner.runner_name == runner and not owner.final
     if owner is None or not waiting:
         return Step(took, [StopRunner(f"its job ran on runner {runner}", runner=spare)] if spare else []), None
-    if spare and _covers(taker.labels, owner.labels):
+    if spare and covers(taker.labels, owner.labels):
         # The spare was launched for the taker: its boot timeout counts from then.
         return Step(took), Step(replace(owner, state="launching", runner_name=spare, launched_at=taker.launched_at))
     stops: list[Action] = [StopRunner(f"its job ran on runner {runner}", runner=spare)] if spare else []
@@ -284,7 +286,7 @@ def take(taker: Job, owner: Job | None, runner: str, now: datetime) -> tuple[Ste
     return Step(took, stops), Step(requeued, [Resolve()])
 
 
-def _covers(runner_labels: tuple[str, ...], job_labels: tuple[str, ...]) -> bool:
+def covers(runner_labels: tuple[str, ...], job_labels: tuple[str, ...]) -> bool:
     """A runner registered with `runner_labels` can run a job asking for `job_labels` (GitHub's rule)."""
     have = {label.lower() for label in (*runner_labels, "self-hosted")}
     return {label.lower() for label in job_labels} <= have

@@ -462,6 +462,16 @@ class Rejections(Model):
     slack: SlackReport | None = Field(default=None, description="A Slack message per rejected job.")
 
 
+class Warm(Model):
+    """Runners kept up before any job asks, for one label set: a job they cover starts without a cold start."""
+
+    labels: list[NonEmpty] = Field(
+        min_length=1,
+        description="The runners' labels, as a job's runs-on would give them (self-hosted and sengu included).",
+    )
+    count: int = Field(ge=1, description="Idle runners of these labels kept up; each one used is replaced.")
+
+
 class RunnerPoolSpec(Model):
     github: GitHub
     default_backend: str | None = Field(
@@ -475,6 +485,11 @@ class RunnerPoolSpec(Model):
     defaults: Defaults = Field(default_factory=Defaults)
     limits: Limits = Field(default_factory=Limits)
     rejections: Rejections = Field(default_factory=Rejections)
+    warm: list[Warm] = Field(
+        default_factory=list,
+        description="Warm runners per label set, kept idle for jobs that cannot wait for a launch "
+        "(pools with github.owner; counted in maxRunners).",
+    )
 
     @model_validator(mode="after")
     def _cross_check(self) -> RunnerPoolSpec:
@@ -661,6 +676,59 @@ def cross_problems(spec: RunnerPoolSpec | _Shape) -> Iterator[tuple[tuple[str | 
                     (*at, "repositories", g_index),
                     f"{glob!r} matches no repository this pool serves ({shape.github.scope})",
                 )
+    yield from warm_problems(spec)
+
+
+def warm_problems(spec: RunnerPoolSpec) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Each warm label set must resolve as a job's labels would, for every repository the pool's policy
+    names: GitHub hands a warm runner to any job of the owner whose labels it covers, whatever our policy
+    says about that job's repository."""
+    from sengu.runners.labels import Launch, resolve_labels
+
+    if not spec.warm:
+        return
+    if spec.github.owner is None:
+        yield ("warm",), "warm runners are registered for the whole owner: give github.owner, not repositories"
+        return
+    total = sum(w.count for w in spec.warm)
+    if total > spec.limits.max_runners:
+        yield ("warm",), f"{total} warm runners exceed limits.maxRunners ({spec.limits.max_runners})"
+    keys: dict[tuple[str, ...], int] = {}
+    for index, entry in enumerate(spec.warm):
+        at: tuple[str | int, ...] = ("warm", index, "labels")
+        key = warm_key(entry.labels)
+        if key in keys:
+            yield at, f"the same label set as warm[{keys[key]}]; give one entry a larger count"
+            continue
+        keys[key] = index
+        for repository, who in _policy_repositories(spec).items():
+            answer = resolve_labels(spec, entry.labels, repository)
+            if answer is None:
+                yield at, "warm labels must include self-hosted and sengu, as a job's runs-on does"
+                break
+            if not isinstance(answer, Launch):
+                yield at, f"a job of {who} may take a warm runner, but could not ask for these labels: {answer.reason}"
+                break
+
+
+def warm_key(labels: list[str] | tuple[str, ...]) -> tuple[str, ...]:
+    """A label set as GitHub compares it: case-insensitive, order and repeats ignored."""
+    return tuple(sorted({label.lower() for label in labels}))
+
+
+def _policy_repositories(spec: RunnerPoolSpec) -> dict[str, str]:
+    """A repository of the owner no policy entry names, and one standing for each entry's patterns (→ how
+    to name them in a message)."""
+    account = spec.github.account
+    out = {f"{account}/xxx-warm": f"any repository of {account}"}
+    for entry in spec.policy:
+        for pattern in entry.repositories:
+            if "/" in pattern and "[" not in pattern:
+                owner, name = pattern.split("/", 1)
+                repo = f"{account if is_glob(owner) else owner}/{re.sub(r'[*?]', 'x', name)}"
+                if spec.github.serves(repo):
+                    out.setdefault(repo, pattern)
+    return out
 
 
 def _can_match(github: GitHub, glob: str) -> bool:

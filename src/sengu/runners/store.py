@@ -107,7 +107,16 @@ ALTER TABLE runners_deliveries ADD COLUMN job_id INTEGER;
 ALTER TABLE runners_deliveries ADD COLUMN run_attempt INTEGER;
 CREATE INDEX runners_deliveries_received ON runners_deliveries(received_at)
 """,
+    # v4: warm runners (started before any job, for the label set in `warm`; job_id 0 until a job takes
+    # one), and when a runner got its current job (its idle time counts from then, not from when it came up).
+    """
+ALTER TABLE runners_runners ADD COLUMN warm TEXT;
+ALTER TABLE runners_runners ADD COLUMN bound_at TEXT;
+CREATE INDEX runners_runners_live ON runners_runners(pool, job_id) WHERE stopped_at IS NULL
+""",
 ]
+
+UNBOUND = (0, 0)  # (job id, run attempt) of a warm runner no job holds: GitHub's ids start at 1
 
 OPEN_STATES = "('waiting', 'queued', 'launching', 'running')"  # not final: GitHub may still need a runner
 PRUNE_BATCH = 1000  # rows deleted per statement, so a large backlog never holds the database for long
@@ -255,8 +264,9 @@ class RunnerStore:
         )
         return int(row[0][0])
 
-    def count_open(self) -> int:
-        rows = self.store.query(f"SELECT COUNT(*) FROM runners_jobs WHERE state IN {OPEN_STATES}")
+    def count_open(self, pool: str | None = None) -> int:
+        sql = f"SELECT COUNT(*) FROM runners_jobs WHERE state IN {OPEN_STATES}"
+        rows = self.store.query(sql + " AND pool = ?", (pool,)) if pool else self.store.query(sql)
         return int(rows[0][0])
 
     def save_job(self, pool: str, job: Job) -> None:
@@ -290,12 +300,18 @@ class RunnerStore:
         )
 
     def jobs(self, *, limit: int = 200) -> list[dict[str, Any]]:
+        """Live warm runners no job holds (state "warm", no job id), then jobs, newest first."""
+        warm = self.store.query(
+            "SELECT * FROM runners_runners WHERE job_id = ? AND run_attempt = ? AND stopped_at IS NULL"
+            " AND warm IS NOT NULL ORDER BY pool, launched_at, runner_name",
+            UNBOUND,
+        )
         rows = self.store.query(
             "SELECT j.*, r.backend, r.kind, r.handle_id, r.stopped_at FROM runners_jobs j"
             " LEFT JOIN runners_runners r ON r.runner_name = j.runner_name ORDER BY j.queued_at DESC LIMIT ?",
             (limit,),
         )
-        return [dict(r) for r in rows]
+        return [_warm_row(r) for r in warm] + [dict(r) for r in rows]
 
     # --- runners ----------------------------------------------------------------------------------
     def add_runner(
@@ -319,19 +335,60 @@ class RunnerStore:
             "UPDATE runners_runners SET github_runner_id = ? WHERE runner_name = ?", (github_runner_id, name)
         )
 
-    def assign_runner(self, name: str, job_id: int, run_attempt: int) -> None:
-        """The runner now serves another job (GitHub gave it a job other than the one it was made for)."""
+    def assign_runner(self, name: str, job_id: int, run_attempt: int, now: datetime | None = None) -> None:
+        """The runner now serves another job (GitHub gave it a job other than the one it was made for, or a
+        job took a warm runner: `now` given, its idle time counts from then)."""
         self.store.execute(
-            "UPDATE runners_runners SET job_id = ?, run_attempt = ? WHERE runner_name = ?", (job_id, run_attempt, name)
+            "UPDATE runners_runners SET job_id = ?, run_attempt = ?, bound_at = COALESCE(?, bound_at)"
+            " WHERE runner_name = ?",
+            (job_id, run_attempt, _iso(now), name),
         )
 
+    # --- warm runners -------------------------------------------------------------------------------
+    def add_warm_runner(
+        self, pool: str, name: str, labels: Sequence[str], backend: str, kind: str, now: datetime
+    ) -> None:
+        """A warm runner for the label set `labels` (its key, see warm_key), held by no job."""
+        self.store.execute(
+            "INSERT OR IGNORE INTO runners_runners (runner_name, pool, job_id, run_attempt, backend, kind, launched_at,"
+            " warm) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (name, pool, *UNBOUND, backend, kind, _iso(now), json.dumps(list(labels))),
+        )
+
+    def idle_warm(self, pool: str) -> list[dict[str, Any]]:
+        """Live warm runners of `pool` that no job holds, oldest first; `warm` decoded to a tuple of labels."""
+        rows = self.store.query(
+            "SELECT * FROM runners_runners WHERE pool = ? AND job_id = ? AND run_attempt = ? AND stopped_at IS NULL"
+            " AND warm IS NOT NULL ORDER BY launched_at, runner_name",
+            (pool, *UNBOUND),
+        )
+        return [{**dict(r), "warm": tuple(json.loads(r["warm"]))} for r in rows]
+
+    def runner_counts(self, pool: str) -> dict[str, int]:
+        """Live runners of `pool` by what they do now: busy (GitHub runs a job on it), idle (seen online
+        without a job, or a warm runner up and waiting) or launching (not seen online yet)."""
+        rows = self.store.query(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM runners_jobs j WHERE j.pool = r.pool AND j.runner_name ="
+            " r.runner_name AND j.state = 'running') THEN 'busy' WHEN r.online_at IS NOT NULL THEN 'idle'"
+            " ELSE 'launching' END AS what, COUNT(*) AS n FROM runners_runners r"
+            " WHERE r.pool = ? AND r.stopped_at IS NULL GROUP BY what",
+            (pool,),
+        )
+        counts = {"launching": 0, "idle": 0, "busy": 0}
+        counts.update({r["what"]: int(r["n"]) for r in rows})
+        return counts
+
     def mark_online(self, name: str, now: datetime) -> datetime:
-        """When the runner was first seen online (idle since then, unless it runs a job)."""
+        """Since when the runner is idle: first seen online, or given its job after that (a warm runner
+        waits online for hours, then a job takes it)."""
         self.store.execute(
             "UPDATE runners_runners SET online_at = ? WHERE runner_name = ? AND online_at IS NULL", (_iso(now), name)
         )
-        rows = self.store.query("SELECT online_at FROM runners_runners WHERE runner_name = ?", (name,))
-        return (_time(rows[0]["online_at"]) if rows else None) or now
+        rows = self.store.query("SELECT online_at, bound_at FROM runners_runners WHERE runner_name = ?", (name,))
+        if not rows:
+            return now
+        times = [t for t in (_time(rows[0]["online_at"]), _time(rows[0]["bound_at"])) if t is not None]
+        return max(times) if times else now
 
     def set_handle(self, name: str, handle_id: str, detail: dict[str, str]) -> None:
         self.store.execute(
@@ -353,6 +410,28 @@ class RunnerStore:
             (_iso(now), reason, name),
         )
         return bool(cur.rowcount)
+
+
+def _warm_row(row: Any) -> dict[str, Any]:
+    """A warm runner as a row of `sengu runners list`."""
+    return {
+        "pool": row["pool"],
+        "job_id": None,
+        "run_attempt": None,
+        "repository": None,
+        "labels": row["warm"],
+        "state": "warm",
+        "runner_name": row["runner_name"],
+        "backend": row["backend"],
+        "kind": row["kind"],
+        "handle_id": row["handle_id"],
+        "reason": "idle, waiting for a job" if row["online_at"] else "launching, not online yet",
+        "queued_at": None,
+        "launched_at": row["launched_at"],
+        "started_at": None,
+        "finished_at": None,
+        "stopped_at": None,
+    }
 
 
 def _job(row: Any) -> Job:
