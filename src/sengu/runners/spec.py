@@ -676,7 +676,8 @@ def cross_problems(spec: RunnerPoolSpec | _Shape) -> Iterator[tuple[tuple[str | 
                     (*at, "repositories", g_index),
                     f"{glob!r} matches no repository this pool serves ({shape.github.scope})",
                 )
-    yield from warm_problems(spec)
+    if isinstance(spec, RunnerPoolSpec):  # resolving warm labels needs the whole valid spec
+        yield from warm_problems(spec)
 
 
 def warm_problems(spec: RunnerPoolSpec) -> Iterator[tuple[tuple[str | int, ...], str]]:
