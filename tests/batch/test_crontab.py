@@ -880,3 +880,14 @@ def test_a_date_that_never_exists_is_not_imported() -> None:
         w.location == Location("tab", 1) and "never" in w.message and "not imported" in w.message
         for w in result.warnings
     ), lines(result.warnings)
+
+
+def test_origins_follow_names_that_yaml_writes_quoted() -> None:
+    # `true`, `1e3` and `null` are names the naming rules can give (`/usr/bin/true`), and YAML quotes them.
+    result = one("15 * * * * root /usr/bin/true\n0 3 * * * root /opt/bin/null\n", system=True, path="/etc/cron.d/x")
+    text = with_origins(yaml.safe_dump(result.document, sort_keys=False), result.origins)
+    assert yaml.safe_load(text) == result.document
+    assert [line.strip() for line in text.splitlines() if "- name:" in line] == [
+        "- name: 'true'  # from /etc/cron.d/x:1, ran as root",
+        "- name: 'null'  # from /etc/cron.d/x:2, ran as root",
+    ]

@@ -31,6 +31,8 @@ from functools import cache
 from pathlib import PurePosixPath
 from typing import Any
 
+import yaml
+
 from sengu.batch import crontab_format, naming
 from sengu.batch.schedule import ScheduleError, parse
 from sengu.batch.shell import Token, lex
@@ -100,8 +102,7 @@ def with_origins(yaml_text: str, origins: list[JobOrigin]) -> str:
     lines = yaml_text.split("\n")
     at = 0
     for origin in origins:
-        wanted = f"- name: {origin.name}"
-        while at < len(lines) and lines[at].strip() != wanted:
+        while at < len(lines) and _name_on(lines[at]) != origin.name:
             at += 1
         if at == len(lines):
             return yaml_text  # not the layout this was written for: leave the text as it is
@@ -109,6 +110,15 @@ def with_origins(yaml_text: str, origins: list[JobOrigin]) -> str:
             lines[at] += f"  # {origin.comment()}"
         at += 1
     return "\n".join(lines)
+
+
+def _name_on(line: str) -> str | None:
+    """The job name a `- name: NAME` line holds, read as YAML: `true` or `1e3` are written quoted."""
+    text = line.strip()
+    if not text.startswith("- name: "):
+        return None
+    value = yaml.safe_load(text[len("- name: ") :])
+    return value if isinstance(value, str) else None
 
 
 def import_crontabs(
