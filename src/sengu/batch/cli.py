@@ -232,6 +232,7 @@ def render(
     from sengu.batch.spec import KIND, CronjobManager
     from sengu.core import kschema
     from sengu.core.forked import Forked
+    from sengu.core.quickexit import exit_after_output
     from sengu.core.spec import Document, as_resource, collect, read_documents, validate
 
     if output not in ("yaml", "json"):
@@ -292,6 +293,7 @@ def render(
         sys.stdout.write(text)
     finally:
         gc.enable()
+    exit_after_output()
 
 
 @app.command("next")
