@@ -227,7 +227,7 @@ def render(
     """
     import gc
 
-    from sengu.batch.render import render_manager, schema_problems, to_yaml
+    from sengu.batch.render import render_manager, render_yaml_split, schema_problems, to_yaml
     from sengu.batch.resolve import resolve
     from sengu.batch.spec import KIND, CronjobManager
     from sengu.core import kschema
@@ -248,10 +248,17 @@ def render(
         pending: list[tuple[int, list[dict[str, Any]], Manager, CronjobManager, Document]] = []
         seen: dict[str, str] = {}
         for path in files:
-            for doc in collect(problems, read_documents, path) or []:
+            docs = collect(problems, read_documents, path) or []
+            for doc in docs:
                 if collect(problems, as_resource, doc, [KIND]) is None:
                     continue
                 model = collect(problems, validate, doc, CronjobManager)
+                if model is not None and output == "yaml" and len(files) == len(docs) == 1:
+                    text = render_yaml_split(model, doc, namespace=namespace, version=version if check else None)
+                    if text is not None:
+                        sys.stdout.write(text)
+                        exit_after_output()
+                        return
                 manager = None if model is None else collect(problems, resolve, model, doc)
                 if manager is None:
                     continue
