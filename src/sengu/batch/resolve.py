@@ -178,9 +178,7 @@ def resolve(model: CronjobManager, doc: Document, loc: Loc = (), *, jobs: slice 
                 concurrency_policy=setting["concurrency_policy"] or DEFAULT_CONCURRENCY,  # type: ignore[arg-type]
                 backoff_limit=_int(setting["backoff_limit"], DEFAULT_BACKOFF_LIMIT),
                 active_deadline_seconds=_opt_int(setting["active_deadline_seconds"]),
-                starting_deadline_seconds=_int(
-                    setting["starting_deadline_seconds"], DEFAULT_STARTING_DEADLINE
-                ),
+                starting_deadline_seconds=_int(setting["starting_deadline_seconds"], DEFAULT_STARTING_DEADLINE),
                 successful_history=_int(setting["successful_jobs_history_limit"], DEFAULT_SUCCESS_HISTORY),
                 failed_history=_int(setting["failed_jobs_history_limit"], DEFAULT_FAILED_HISTORY),
                 env=env,

@@ -21,7 +21,8 @@ def exit_after_output() -> None:
     handling applies. When stdout or stderr is not the process's own (an in-process caller capturing the
     output, as Typer's CliRunner does), this returns and the caller goes on as usual.
     """
-    if sys.stdout is not sys.__stdout__ or sys.stderr is not sys.__stderr__:
+    own = sys.stdout is sys.__stdout__ and sys.stderr is sys.__stderr__
+    if not own:
         return
     sys.stdout.flush()
     sys.stderr.flush()
