@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sys
@@ -16,6 +15,8 @@ from sengu.core.errors import Failure, Location, Problem, UserError
 from sengu.core.help import App
 
 if TYPE_CHECKING:
+    import asyncio
+
     from sengu.batch.resolve import Manager
 
 app = App(
