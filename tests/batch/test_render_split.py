@@ -1,4 +1,4 @@
-"""`sengu batch render` of a large spec splits the jobs over two processes (batch/render.py render_yaml_split):
+"""`sengu batch render` of a large spec splits the jobs over two processes (batch/render.py print_yaml_split):
 the bytes are those one process prints, and a spec with problems reports them exactly as one process does."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sengu.batch.render import SPLIT_FROM_JOBS, render_document, render_yaml_split, to_yaml
+from sengu.batch.render import SPLIT_FROM_JOBS, print_yaml_split, render_document, to_yaml
 from sengu.batch.spec import CronjobManager
 from sengu.core.spec import Document, read_documents, validate
 
@@ -63,13 +63,14 @@ def document(tmp_path: Path, text: str) -> tuple[Path, Document]:
     return path, doc
 
 
-def test_two_processes_print_the_bytes_one_process_prints(tmp_path: Path) -> None:
+def test_two_processes_print_the_bytes_one_process_prints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path, doc = document(tmp_path, spec())
     one_process = to_yaml(render_document(doc))
     assert one_process.count("kind: CronJob\n") > JOBS  # the jobs with two schedules
     assert "name: m-a-0\n" not in one_process  # the clash across the halves, resolved by hashed names
     model = validate(doc, CronjobManager)
-    assert render_yaml_split(model, doc, namespace=None, version="1.32") == one_process
+    assert print_yaml_split(model, doc, namespace=None, version="1.32")  # here in one process: stdout is captured
+    assert capsys.readouterr().out == one_process
     out = sengu("batch", "render", str(path), "--k8s-version", "1.32")
     assert (out.returncode, out.stderr) == (0, "")
     assert out.stdout == one_process
@@ -79,10 +80,13 @@ def test_two_processes_print_the_bytes_one_process_prints(tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize("where", [[3], [JOBS - 3], [3, JOBS - 3]], ids=["first half", "second half", "both"])
-def test_problems_in_either_half_are_reported_as_one_process_reports_them(tmp_path: Path, where: list[int]) -> None:
+def test_problems_in_either_half_are_reported_as_one_process_reports_them(
+    tmp_path: Path, where: list[int], capsys: pytest.CaptureFixture[str]
+) -> None:
     text = spec(change={i: [f"      workingDir: scripts-{i}"] for i in where})
     path, doc = document(tmp_path, text)
-    assert render_yaml_split(validate(doc, CronjobManager), doc, namespace=None, version="1.32") is None
+    assert not print_yaml_split(validate(doc, CronjobManager), doc, namespace=None, version="1.32")
+    assert capsys.readouterr().out == ""
     out = sengu("batch", "render", str(path))
     assert (out.returncode, out.stdout) == (2, "")
     assert out.stderr.splitlines() == [
@@ -93,10 +97,11 @@ def test_problems_in_either_half_are_reported_as_one_process_reports_them(tmp_pa
     ]
 
 
-def test_a_job_name_used_in_both_halves_is_reported(tmp_path: Path) -> None:
+def test_a_job_name_used_in_both_halves_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = spec().replace("- name: job-0590\n", "- name: job-0010\n")
     path, doc = document(tmp_path, text)
-    assert render_yaml_split(validate(doc, CronjobManager), doc, namespace=None, version=None) is None
+    assert not print_yaml_split(validate(doc, CronjobManager), doc, namespace=None, version=None)
+    assert capsys.readouterr().out == ""
     out = sengu("batch", "render", str(path))
     assert (out.returncode, out.stdout) == (2, "")
     second = [n for n, line in enumerate(text.splitlines(), 1) if line.endswith("- name: job-0010")][1]

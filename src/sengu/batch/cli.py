@@ -228,7 +228,7 @@ def render(
     """
     import gc
 
-    from sengu.batch.render import render_manager, render_yaml_split, schema_problems, to_yaml
+    from sengu.batch.render import print_yaml_split, render_manager, schema_problems, to_yaml
     from sengu.batch.resolve import resolve
     from sengu.batch.spec import KIND, CronjobManager
     from sengu.core import kschema
@@ -254,12 +254,10 @@ def render(
                 if collect(problems, as_resource, doc, [KIND]) is None:
                     continue
                 model = collect(problems, validate, doc, CronjobManager)
-                if model is not None and output == "yaml" and len(files) == len(docs) == 1:
-                    text = render_yaml_split(model, doc, namespace=namespace, version=version if check else None)
-                    if text is not None:
-                        sys.stdout.write(text)
-                        exit_after_output()
-                        return
+                one = model is not None and output == "yaml" and len(files) == len(docs) == 1
+                if one and print_yaml_split(model, doc, namespace=namespace, version=version if check else None):
+                    exit_after_output()
+                    return
                 manager = None if model is None else collect(problems, resolve, model, doc)
                 if manager is None:
                     continue

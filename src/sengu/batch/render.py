@@ -17,6 +17,7 @@ import hashlib
 import math
 import posixpath
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -529,22 +530,21 @@ def to_yaml(objects: Sequence[Mapping[str, Any]]) -> str:
 SPLIT_FROM_JOBS = 500
 
 
-def render_yaml_split(
-    model: CronjobManager, doc: Document, *, namespace: str | None, version: str | None
-) -> str | None:
-    """The YAML `to_yaml(render_manager(resolve(model, doc), ...))` gives, made by two processes.
+def print_yaml_split(model: CronjobManager, doc: Document, *, namespace: str | None, version: str | None) -> bool:
+    """Print what `to_yaml(render_manager(resolve(model, doc), ...))` gives, made by two processes.
 
     Resolving, rendering, checking (with a `version`) and printing 10,000 jobs is ~1 s of work on one core:
-    a forked child (core/forked.py) does the second half of the jobs and sends back its text while this
-    process does the first, and the halves join as one stream. Only for a spec in which nothing is wrong:
-    any problem in either half (or a job name used twice) gives None, and the caller goes the one-process
-    way, which reports every problem exactly as it always has.
+    a forked child (core/forked.py) does the second half of the jobs while this process does the first, and
+    once both are sure of their text, this process prints its half and then the child prints its own: one
+    stream, the bytes one process would print. Only for a spec in which nothing is wrong: any problem in
+    either half (or a job name used twice) prints nothing and gives False, and the caller goes the
+    one-process way, which reports every problem exactly as it always has.
     """
-    from sengu.core.forked import Forked
+    from sengu.core.forked import ForkedOutput
 
     jobs = model.spec.jobs
     if len(jobs) < SPLIT_FROM_JOBS or len({job.name for job in jobs}) != len(jobs):
-        return None
+        return False
     counts = [(job.name, 1 if job.schedule is not None else len(job.schedules or [])) for job in jobs]
     names = cronjob_names_of(model.metadata.name, counts)
 
@@ -558,10 +558,12 @@ def render_yaml_split(
             return None
         return to_yaml(objects)
 
-    half = len(jobs) * 52 // 100  # the child's text still has to come through a pipe
-    child = Forked(part, slice(half, None))
+    half = len(jobs) // 2
+    child = ForkedOutput(part, slice(half, None))
     head = part(slice(None, half))
-    tail = child.result()
-    if head is None or tail is None:
-        return None
-    return "---\n".join(text for text in (head, tail) if text)
+    if head is None or not child.ready():
+        child.discard()
+        return False
+    sys.stdout.write(f"{head}---\n" if head else "")
+    child.write()
+    return True
