@@ -85,8 +85,9 @@ class ForkedOutput:
         self._command: int | None = None  # here -> child: one byte, "w" write; closed: discard
         self._text: str | None = None
         self._computed = False
-        if not hasattr(os, "fork") or sys.stdout is not sys.__stdout__:
-            return  # no fork, or a stdout of this process only (captured in memory): all is done here
+        captured = sys.stdout is not sys.__stdout__  # a stdout of this process only (in memory, as in tests)
+        if captured or not hasattr(os, "fork"):
+            return  # all is done here
         sys.stdout.flush()  # else the child would hold a copy of what is buffered and write it again
         try:
             status_r, status_w = os.pipe()
