@@ -564,6 +564,8 @@ def print_yaml_split(model: CronjobManager, doc: Document, *, namespace: str | N
     if head is None or not child.ready():
         child.discard()
         return False
-    sys.stdout.write(f"{head}---\n" if head else "")
+    if head:
+        sys.stdout.write(head)
+        sys.stdout.write("---\n")
     child.write()
     return True
