@@ -325,6 +325,17 @@ class _Compiler:
         if not isinstance(items, Mapping):
             raise _Unsupported("items as a list")
         item = self.compile(items)
+        leaf = self._leaves.get(item)
+        if leaf is not None:
+            py, label = leaf
+
+            def check_leaves(value: Any, path: Path_, errors: list[_Raw]) -> None:
+                if isinstance(value, list):
+                    for i, v in enumerate(value):
+                        if not isinstance(v, py):
+                            errors.append(((*path, i), f"{v!r} is not of type {label}"))
+
+            return check_leaves
 
         def check(value: Any, path: Path_, errors: list[_Raw]) -> None:
             if isinstance(value, list):
@@ -364,6 +375,7 @@ class _Compiler:
             raise _Unsupported("additionalProperties")
         required = list(node.get("required", ()))
         leaves = {k: self._leaves[c] for k, c in props.items() if c in self._leaves}
+        extra_leaf = self._leaves.get(extra_check) if extra_check is not None else None
 
         def check(value: Any, path: Path_, errors: list[_Raw]) -> None:
             if not isinstance(value, dict):
@@ -378,6 +390,9 @@ class _Compiler:
                 c = props.get(key)
                 if c is not None:
                     c(v, (*path, key), errors)
+                elif extra_leaf is not None:
+                    if not isinstance(v, extra_leaf[0]):
+                        errors.append(((*path, key), f"{v!r} is not of type {extra_leaf[1]}"))
                 elif extra_check is not None:
                     extra_check(v, (*path, key), errors)
                 elif forbid:
