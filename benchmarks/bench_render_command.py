@@ -52,13 +52,18 @@ print(json.dumps({"objects": len(objects), "bytes": len(ours.encode()), "identic
 """
 
 
-def command(spec: Path, *extra: str) -> tuple[float, float]:
-    """(wall, CPU of the command and its children) of one `sengu batch render`, output to /dev/null."""
+def command(spec: Path, *extra: str, src: str | None = None) -> tuple[float, float]:
+    """(wall, CPU of the command and its children) of one `sengu batch render`, output to /dev/null.
+
+    `src`: the src/ directory of another version of sengu to run instead of this one."""
+    env = kit.bench_env(Path("/nonexistent-sengu-home"))
+    if src is not None:
+        env["PYTHONPATH"] = src
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.Popen(
         [kit.PYTHON, "-m", "sengu", "batch", "render", str(spec), "--k8s-version", VERSION, *extra],
-        env=kit.bench_env(Path("/nonexistent-sengu-home")),
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -82,6 +87,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=5, help="fresh processes per measurement")
+    parser.add_argument(
+        "--before",
+        metavar="SRC",
+        help="also time the src/ directory of an earlier version, interleaved in the same run "
+        "(e.g. `git archive main src | tar -x -C /tmp/before`, then --before /tmp/before/src)",
+    )
     args = parser.parse_args()
 
     with kit.workdir("render-command") as wd:
@@ -91,8 +102,11 @@ def main() -> None:
         unchecked: list[tuple[float, float]] = []
         as_json: list[tuple[float, float]] = []
         prints: list[dict[str, Any]] = []
+        earlier: list[tuple[float, float]] = []
         for _ in range(args.repeat):  # interleaved, so the machine's slow spells fall on all of them alike
             whole.append(command(spec))
+            if args.before:
+                earlier.append(command(spec, src=args.before))
             unchecked.append(command(spec, "--no-validate"))
             as_json.append(command(spec, "-o", "json"))
             prints.append(printers(spec))
@@ -115,9 +129,14 @@ def main() -> None:
         f"  anchor, same run: PyYAML printing the same objects {pyyaml:.3f} s = {pyyaml / wall:.1f}x our whole "
         f"command; core/yamlout printing them {ours_print:.3f} s ({pyyaml / ours_print:.1f}x faster, same bytes)"
     )
+    before = med(earlier, 0) if earlier else None
+    if before is not None:
+        print(f"  before ({args.before}), same run: {before:.3f} s; now {wall:.3f} s = {before / wall:.2f}x faster")
     kit.emit(
         {
             "bench": "render_command",
+            "before_median_s": before,
+            "before_over_now": before / wall if before is not None else None,
             "bar": f"whole `sengu batch render` of {args.jobs} jobs < {BAR_S} s",
             "met": met,
             "value": wall,

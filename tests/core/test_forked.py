@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from sengu.core.forked import Forked
+from sengu.core.forked import Forked, ForkedOutput
 
 
 def pid_and_square(n: int) -> tuple[int, int]:
@@ -60,3 +62,59 @@ def test_the_child_prints_nothing_and_leaves_no_zombie(capfd: pytest.CaptureFixt
     assert out == "before"  # written once, by the parent; the child exits without flushing it
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
+
+
+# --- ForkedOutput: the child writes its own text to the real stdout, after the caller's -----------------------
+WRITER = """
+import os, sys
+from sengu.core.forked import ForkedOutput
+
+parent = os.getpid()
+
+def text(n: int) -> str | None:
+    if n == 0 and os.getpid() != parent:
+        raise RuntimeError("fails in the child only")
+    if n == 9 and os.getpid() != parent:
+        os._exit(9)  # as if killed
+    return None if n < 0 else f"text of {'the child' if os.getpid() != parent else 'the parent'}: {n}\\n" * 2000
+
+print("before", end="")  # unflushed at fork time: written once
+job = ForkedOutput(text, int(sys.argv[1]))
+print(" and the caller's half")
+if job.ready():
+    print("---")
+    job.write()
+else:
+    job.discard()
+    print("no text")
+print("after", file=sys.stderr)
+"""
+
+
+def run_writer(arg: int) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-c", WRITER, str(arg)], capture_output=True, text=True, timeout=60)
+
+
+def test_the_child_writes_its_text_after_the_callers() -> None:
+    done = run_writer(7)
+    assert (done.returncode, done.stderr) == (0, "after\n")
+    assert done.stdout == "before and the caller's half\n---\n" + "text of the child: 7\n" * 2000
+
+
+def test_no_text_writes_nothing() -> None:
+    done = run_writer(-1)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "before and the caller's half\nno text\n", "after\n")
+
+
+@pytest.mark.parametrize("arg", [0, 9], ids=["an exception in the child", "a child that dies"])
+def test_a_failed_child_is_replaced_by_computing_and_writing_here(arg: int) -> None:
+    done = run_writer(arg)
+    assert (done.returncode, done.stderr) == (0, "after\n")
+    assert done.stdout == "before and the caller's half\n---\n" + f"text of the parent: {arg}\n" * 2000
+
+
+def test_with_a_captured_stdout_all_is_done_here(capsys: pytest.CaptureFixture[str]) -> None:
+    job = ForkedOutput(lambda: f"{os.getpid()}\n")
+    assert job.ready()
+    job.write()
+    assert capsys.readouterr().out == f"{os.getpid()}\n"

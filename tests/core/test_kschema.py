@@ -261,6 +261,8 @@ TYPED_FIELDS: list[tuple[int, tuple[str | int, ...]]] = [
     (0, ("spec", "jobTemplate", "spec", "template", "spec", "nodeSelector")),  # map of strings
     (0, ("metadata", "labels", "app.kubernetes.io/name")),
     (0, (*CONTAINER, "command")),  # array of strings
+    (0, (*CONTAINER, "command", 0)),  # an item of it
+    (0, (*CONTAINER, "name")),  # a plain string property
     (2, ("spec", "strategy", "rollingUpdate", "maxUnavailable")),  # IntOrString: oneOf string, integer
     (3, ("spec", "versions", 0, "schema", "openAPIV3Schema", "properties", "spec", "properties")),  # recursive
 ]

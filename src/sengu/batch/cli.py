@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import sys
@@ -16,6 +15,8 @@ from sengu.core.errors import Failure, Location, Problem, UserError
 from sengu.core.help import App
 
 if TYPE_CHECKING:
+    import asyncio
+
     from sengu.batch.resolve import Manager
 
 app = App(
@@ -227,11 +228,12 @@ def render(
     """
     import gc
 
-    from sengu.batch.render import render_manager, schema_problems, to_yaml
+    from sengu.batch.render import print_yaml_split, render_manager, schema_problems, to_yaml
     from sengu.batch.resolve import resolve
     from sengu.batch.spec import KIND, CronjobManager
     from sengu.core import kschema
     from sengu.core.forked import Forked
+    from sengu.core.quickexit import exit_after_output
     from sengu.core.spec import Document, as_resource, collect, read_documents, validate
 
     if output not in ("yaml", "json"):
@@ -247,10 +249,15 @@ def render(
         pending: list[tuple[int, list[dict[str, Any]], Manager, CronjobManager, Document]] = []
         seen: dict[str, str] = {}
         for path in files:
-            for doc in collect(problems, read_documents, path) or []:
+            docs = collect(problems, read_documents, path) or []
+            for doc in docs:
                 if collect(problems, as_resource, doc, [KIND]) is None:
                     continue
                 model = collect(problems, validate, doc, CronjobManager)
+                one = model is not None and output == "yaml" and len(files) == len(docs) == 1
+                if one and print_yaml_split(model, doc, namespace=namespace, version=version if check else None):
+                    exit_after_output()
+                    return
                 manager = None if model is None else collect(problems, resolve, model, doc)
                 if manager is None:
                     continue
@@ -292,6 +299,7 @@ def render(
         sys.stdout.write(text)
     finally:
         gc.enable()
+    exit_after_output()
 
 
 @app.command("next")

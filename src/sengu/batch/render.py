@@ -17,6 +17,7 @@ import hashlib
 import math
 import posixpath
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -78,18 +79,23 @@ def cronjob_names(manager: Manager) -> dict[tuple[str, int], str]:
     Job names are unique, but a job "a" with two schedules (a-0, a-1) and a job named "a-0" would meet:
     every name given twice takes the hashed form, which includes the job and index and so differs.
     """
+    return cronjob_names_of(manager.name, [(plan.name, len(plan.schedules)) for plan in manager.jobs])
+
+
+def cronjob_names_of(manager: str, jobs: Iterable[tuple[str, int]]) -> dict[tuple[str, int], str]:
+    """cronjob_names from each job's name and number of schedules: all a name depends on."""
     wanted: dict[tuple[str, int], tuple[str, int | None]] = {}
-    for plan in manager.jobs:
-        several = len(plan.schedules) > 1
-        for i in range(len(plan.schedules)):
+    for job, count in jobs:
+        several = count > 1
+        for i in range(count):
             index = i if several else None
-            wanted[(plan.name, i)] = (cronjob_name(manager.name, plan.name, index), index)
+            wanted[(job, i)] = (cronjob_name(manager, job, index), index)
     taken = Counter(name for name, _ in wanted.values())
     out: dict[tuple[str, int], str] = {}
     for (job, i), (name, index) in wanted.items():
         if taken[name] > 1:
-            base = f"{manager.name}-{job}" if index is None else f"{manager.name}-{job}-{index}"
-            name = _hashed(base, manager.name, job, index)
+            base = f"{manager}-{job}" if index is None else f"{manager}-{job}-{index}"
+            name = _hashed(base, manager, job, index)
         out[(job, i)] = name
     return out
 
@@ -101,7 +107,12 @@ def render_document(doc: Document, *, namespace: str | None = None) -> list[dict
 
 
 def render_manager(
-    manager: Manager, *, model: CronjobManager, namespace: str | None = None, doc: Document | None = None
+    manager: Manager,
+    *,
+    model: CronjobManager,
+    namespace: str | None = None,
+    doc: Document | None = None,
+    names: Mapping[tuple[str, int], str] | None = None,
 ) -> list[dict[str, Any]]:
     """The CronJobs of one CronjobManager, in job order then schedule order.
 
@@ -109,21 +120,26 @@ def render_manager(
     given, places problems at the exact field, else at the job (JobPlan.location). `namespace` overrides
     metadata.namespace; with neither, the objects have none (kubectl's current namespace applies). Raises
     UserError listing every problem: a job without an image, a relative workingDir, a manager name too
-    long for a label value.
+    long for a label value. `names` (cronjob_names of the whole manager) is for a `manager` resolved for
+    part of its jobs, whose CronJobs must be named as in the whole.
     """
     # Rendering builds many long-lived objects and no cycles: the cycle collector would rescan the loaded
     # spec again and again (two thirds of the time for 10,000 jobs, see docs/benchmarks.md).
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _render(manager, model, namespace, doc)
+        return _render(manager, model, namespace, doc, names)
     finally:
         if was_enabled:
             gc.enable()
 
 
 def _render(
-    manager: Manager, model: CronjobManager, namespace: str | None, doc: Document | None
+    manager: Manager,
+    model: CronjobManager,
+    namespace: str | None,
+    doc: Document | None,
+    names: Mapping[tuple[str, int], str] | None,
 ) -> list[dict[str, Any]]:
     problems: list[Problem] = []
     if len(manager.name) > MAX_LABEL_VALUE:
@@ -139,7 +155,8 @@ def _render(
     ns = namespace if namespace is not None else model.metadata.namespace
     defaults = model.spec.defaults
     written = {job.name: (i, job) for i, job in enumerate(model.spec.jobs)}
-    names = cronjob_names(manager)
+    if names is None:
+        names = cronjob_names(manager)
     # A problem that comes from spec.defaults is reported once, at the field in defaults: a manager of 300
     # jobs without an image is one thing to fix, not 300.
     no_image = len(manager.jobs) > 1 and all(plan.image is None for plan in manager.jobs)
@@ -507,3 +524,48 @@ def to_yaml(objects: Sequence[Mapping[str, Any]]) -> str:
     core/yamlout, not PyYAML: 11,000 CronJobs took PyYAML 3-5 s to print, most of the whole command.
     """
     return yamlout.dump_all(objects)
+
+
+# Below this many jobs one process renders, checks and prints well under the 1 s bar on its own.
+SPLIT_FROM_JOBS = 500
+
+
+def print_yaml_split(model: CronjobManager, doc: Document, *, namespace: str | None, version: str | None) -> bool:
+    """Print what `to_yaml(render_manager(resolve(model, doc), ...))` gives, made by two processes.
+
+    Resolving, rendering, checking (with a `version`) and printing 10,000 jobs is ~1 s of work on one core:
+    a forked child (core/forked.py) does the second half of the jobs while this process does the first, and
+    once both are sure of their text, this process prints its half and then the child prints its own: one
+    stream, the bytes one process would print. Only for a spec in which nothing is wrong: any problem in
+    either half (or a job name used twice) prints nothing and gives False, and the caller goes the
+    one-process way, which reports every problem exactly as it always has.
+    """
+    from sengu.core.forked import ForkedOutput
+
+    jobs = model.spec.jobs
+    if len(jobs) < SPLIT_FROM_JOBS or len({job.name for job in jobs}) != len(jobs):
+        return False
+    counts = [(job.name, 1 if job.schedule is not None else len(job.schedules or [])) for job in jobs]
+    names = cronjob_names_of(model.metadata.name, counts)
+
+    def part(jobs: slice) -> str | None:
+        try:
+            manager = resolve(model, doc, jobs=jobs)
+            objects = render_manager(manager, model=model, namespace=namespace, doc=doc, names=names)
+        except UserError:
+            return None
+        if version is not None and schema_problems(objects, manager, version=version, model=model, doc=doc):
+            return None
+        return to_yaml(objects)
+
+    half = len(jobs) // 2
+    child = ForkedOutput(part, slice(half, None))
+    head = part(slice(None, half))
+    if head is None or not child.ready():
+        child.discard()
+        return False
+    if head:
+        sys.stdout.write(head)
+        sys.stdout.write("---\n")
+    child.write()
+    return True

@@ -97,9 +97,14 @@ class Manager:
             raise UserError(f"no job named {name!r} in CronjobManager {self.name!r} (jobs: {known}...)") from None
 
 
-def _pick(job: Job, defaults: JobSettings, attr: str) -> object:
-    value = getattr(job, attr)
-    return getattr(defaults, attr) if value is None else value
+# What a job inherits from spec.defaults where it says nothing (None).
+_INHERITED = tuple(JobSettings.model_fields)
+
+
+def _settings(job: Job, inherited: dict[str, object]) -> dict[str, object]:
+    """The job's own value of each inherited setting, else the default's."""
+    own = {attr: value for attr in _INHERITED if (value := getattr(job, attr)) is not None}
+    return inherited | own if own else inherited
 
 
 def _schedules(job: Job, zone: ZoneInfo, doc: Document, at: Loc, problems: list[Problem]) -> tuple[Schedule, ...]:
@@ -116,8 +121,12 @@ def _schedules(job: Job, zone: ZoneInfo, doc: Document, at: Loc, problems: list[
     return tuple(out)
 
 
-def resolve(model: CronjobManager, doc: Document, loc: Loc = ()) -> Manager:
-    """Every job's effective settings; all problems at once as a UserError."""
+def resolve(model: CronjobManager, doc: Document, loc: Loc = (), *, jobs: slice = slice(None)) -> Manager:
+    """Every job's effective settings; all problems at once as a UserError.
+
+    `jobs` takes only those jobs (by position; `batch render` splits 10,000 jobs over two processes):
+    a name used twice is then found only within them.
+    """
     spec = model.spec
     defaults = spec.defaults
     problems: list[Problem] = []
@@ -126,7 +135,9 @@ def resolve(model: CronjobManager, doc: Document, loc: Loc = ()) -> Manager:
     plans: list[JobPlan] = []
     zones: dict[str, ZoneInfo] = {}
     default_env = {k: _env_str(v) for k, v in (defaults.env or {}).items()}
-    for i, job in enumerate(spec.jobs):
+    inherited = {attr: getattr(defaults, attr) for attr in _INHERITED}
+    for i in range(len(spec.jobs))[jobs]:
+        job = spec.jobs[i]
         at: Loc = (*loc, "spec", "jobs", i)
         if job.name in seen:
             problems.append(
@@ -134,7 +145,8 @@ def resolve(model: CronjobManager, doc: Document, loc: Loc = ()) -> Manager:
             )
             continue
         seen[job.name] = i
-        zone_name = str(_pick(job, defaults, "time_zone") or DEFAULT_TIME_ZONE)
+        setting = _settings(job, inherited)
+        zone_name = str(setting["time_zone"] or DEFAULT_TIME_ZONE)
         zone = zones.get(zone_name)
         if zone is None:
             try:
@@ -163,27 +175,25 @@ def resolve(model: CronjobManager, doc: Document, loc: Loc = ()) -> Manager:
                 priority=job.priority,
                 suspended=reason is not None,
                 suspend_reason=reason,
-                concurrency_policy=_pick(job, defaults, "concurrency_policy") or DEFAULT_CONCURRENCY,  # type: ignore[arg-type]
-                backoff_limit=_int(_pick(job, defaults, "backoff_limit"), DEFAULT_BACKOFF_LIMIT),
-                active_deadline_seconds=_opt_int(_pick(job, defaults, "active_deadline_seconds")),
-                starting_deadline_seconds=_int(
-                    _pick(job, defaults, "starting_deadline_seconds"), DEFAULT_STARTING_DEADLINE
-                ),
-                successful_history=_int(_pick(job, defaults, "successful_jobs_history_limit"), DEFAULT_SUCCESS_HISTORY),
-                failed_history=_int(_pick(job, defaults, "failed_jobs_history_limit"), DEFAULT_FAILED_HISTORY),
+                concurrency_policy=setting["concurrency_policy"] or DEFAULT_CONCURRENCY,  # type: ignore[arg-type]
+                backoff_limit=_int(setting["backoff_limit"], DEFAULT_BACKOFF_LIMIT),
+                active_deadline_seconds=_opt_int(setting["active_deadline_seconds"]),
+                starting_deadline_seconds=_int(setting["starting_deadline_seconds"], DEFAULT_STARTING_DEADLINE),
+                successful_history=_int(setting["successful_jobs_history_limit"], DEFAULT_SUCCESS_HISTORY),
+                failed_history=_int(setting["failed_jobs_history_limit"], DEFAULT_FAILED_HISTORY),
                 env=env,
-                working_dir=_working_dir(_opt_str(_pick(job, defaults, "working_dir")), doc.path),
-                image=_opt_str(_pick(job, defaults, "image")),
-                resources=_pick(job, defaults, "resources"),  # type: ignore[arg-type]
-                placement=_pick(job, defaults, "placement"),  # type: ignore[arg-type]
-                service_account_name=_opt_str(_pick(job, defaults, "service_account_name")),
-                notifications=_pick(job, defaults, "notifications"),  # type: ignore[arg-type]
+                working_dir=_working_dir(_opt_str(setting["working_dir"]), doc.path),
+                image=_opt_str(setting["image"]),
+                resources=setting["resources"],  # type: ignore[arg-type]
+                placement=setting["placement"],  # type: ignore[arg-type]
+                service_account_name=_opt_str(setting["service_account_name"]),
+                notifications=setting["notifications"],  # type: ignore[arg-type]
                 recovery_argv=command_argv(recovery.command) if recovery else None,
                 location=f"{mark.file}:{mark.line}",
                 ttl_seconds_after_finished=_int(
-                    _pick(job, defaults, "ttl_seconds_after_finished"), DEFAULT_TTL_SECONDS_AFTER_FINISHED
+                    setting["ttl_seconds_after_finished"], DEFAULT_TTL_SECONDS_AFTER_FINISHED
                 ),
-                lost_attempt_policy=_pick(job, defaults, "lost_attempt_policy") or DEFAULT_LOST_ATTEMPT_POLICY,  # type: ignore[arg-type]
+                lost_attempt_policy=setting["lost_attempt_policy"] or DEFAULT_LOST_ATTEMPT_POLICY,  # type: ignore[arg-type]
             )
         )
     if problems:

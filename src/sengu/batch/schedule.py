@@ -597,9 +597,7 @@ class Schedule:
     _fields: _Fields = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        fields = _compile(self.expression)
-        _check_can_run(fields)
-        object.__setattr__(self, "_fields", fields)
+        object.__setattr__(self, "_fields", _runnable(self.expression))
 
     def next_after(self, t: datetime) -> datetime | None:
         """The first fire time strictly after ``t``, in ``self.zone``; None if none within 5 years."""
@@ -639,11 +637,31 @@ class Schedule:
             t = self.next_after(t)
 
 
+@lru_cache(maxsize=4096)
+def _runnable(expression: str) -> _Fields:
+    fields = _compile(expression)
+    _check_can_run(fields)
+    return fields
+
+
 def parse(expression: str, zone: str | ZoneInfo = "UTC", *, seed: str | None = None) -> Schedule:
     """Parse a 5-field cron expression or macro in ``zone``, expanding ``H`` from ``seed``.
 
     Raises ScheduleError with a one-line message naming the field at fault.
     """
+    if "H" in expression:
+        return _parse(expression, zone, seed)
+    # Without an H the seed plays no part: jobs written alike (10,000 jobs share a few expressions and
+    # zones) share one parse, a Schedule being immutable.
+    return _parse_shared(expression, zone)
+
+
+@lru_cache(maxsize=1024)
+def _parse_shared(expression: str, zone: str | ZoneInfo) -> Schedule:
+    return _parse(expression, zone, None)
+
+
+def _parse(expression: str, zone: str | ZoneInfo, seed: str | None) -> Schedule:
     text = expression.strip()
     _check_prefix(text)
     if not text.startswith("@"):

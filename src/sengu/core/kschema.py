@@ -230,6 +230,9 @@ class _Compiler:
         self._defs: Mapping[str, Any] = definitions.get("$defs", {})
         self._compiled: dict[str, Check] = {}
         self._pending: set[str] = set()
+        # Checks that only test a value's Python type, with that type and its label: an object walks these
+        # itself, without a call and a path per value (most of an object's values are such leaves).
+        self._leaves: dict[Check, tuple[tuple[type, ...], str]] = {}
 
     def compile(self, node: Mapping[str, Any]) -> Check:
         keys = [k for k in node if k not in _ANNOTATIONS and not k.startswith("x-kubernetes-")]
@@ -256,6 +259,10 @@ class _Compiler:
                 if not ok(value):
                     errors.append((path, f"{value!r} is not of type {label}"))
 
+            names = [node["type"]] if isinstance(node["type"], str) else list(node["type"])
+            if structure is None and not checks and all(t in _PY_TYPES for t in names):
+                self._leaves[typed] = (tuple(c for t in names for c in _PY_TYPES[t]), label)
+                return typed
             checks.insert(0, typed)
         if structure is not None:
             checks.append(structure)
@@ -318,6 +325,17 @@ class _Compiler:
         if not isinstance(items, Mapping):
             raise _Unsupported("items as a list")
         item = self.compile(items)
+        leaf = self._leaves.get(item)
+        if leaf is not None:
+            py, label = leaf
+
+            def check_leaves(value: Any, path: Path_, errors: list[_Raw]) -> None:
+                if isinstance(value, list):
+                    for i, v in enumerate(value):
+                        if not isinstance(v, py):
+                            errors.append(((*path, i), f"{v!r} is not of type {label}"))
+
+            return check_leaves
 
         def check(value: Any, path: Path_, errors: list[_Raw]) -> None:
             if isinstance(value, list):
@@ -356,15 +374,25 @@ class _Compiler:
         else:
             raise _Unsupported("additionalProperties")
         required = list(node.get("required", ()))
+        leaves = {k: self._leaves[c] for k, c in props.items() if c in self._leaves}
+        extra_leaf = self._leaves.get(extra_check) if extra_check is not None else None
 
         def check(value: Any, path: Path_, errors: list[_Raw]) -> None:
             if not isinstance(value, dict):
                 return
             unexpected = []
             for key, v in value.items():
+                leaf = leaves.get(key)
+                if leaf is not None:
+                    if not isinstance(v, leaf[0]):
+                        errors.append(((*path, key), f"{v!r} is not of type {leaf[1]}"))
+                    continue
                 c = props.get(key)
                 if c is not None:
                     c(v, (*path, key), errors)
+                elif extra_leaf is not None:
+                    if not isinstance(v, extra_leaf[0]):
+                        errors.append(((*path, key), f"{v!r} is not of type {extra_leaf[1]}"))
                 elif extra_check is not None:
                     extra_check(v, (*path, key), errors)
                 elif forbid:

@@ -25,6 +25,7 @@ M = TypeVar("M", bound=BaseModel)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
 _STR_TAG = "tag:yaml.org,2002:str"
+_Scalar = yaml.ScalarNode
 
 
 @dataclass
@@ -75,7 +76,14 @@ def _to_data(node: yaml.Node, doc_path: str, problems: list[Problem]) -> Any:
         out: dict[Any, Any] = {}
         merged: list[dict[Any, Any]] = []
         for k, v in node.value:
-            key = _to_data(k, doc_path, problems)
+            # Most keys and values are plain strings: taken here, not by a call each (95,000 nodes for 10,000 jobs).
+            if type(k) is _Scalar and k.tag == _STR_TAG:
+                key = k.value
+                if key not in out:
+                    out[key] = v.value if type(v) is _Scalar and v.tag == _STR_TAG else _to_data(v, doc_path, problems)
+                    continue
+            else:
+                key = _to_data(k, doc_path, problems)
             if key == "<<" and k.tag == "tag:yaml.org,2002:merge":
                 value = _to_data(v, doc_path, problems)
                 merged.extend(value if isinstance(value, list) else [value])
