@@ -189,3 +189,31 @@ def test_example_is_valid() -> None:
     assert {j.name for j in m.jobs if j.suspended} == {"nightly-backup", "monthly-invoices"}
     # workingDir "." is relative to the spec file.
     assert m.job("heartbeat").working_dir == str(EXAMPLES)
+
+
+def test_yaml_merge_keys_share_settings_between_jobs() -> None:
+    # Anchors with `<<:` are how many teams keep job lists short; explicit keys win over merged ones.
+    m = load(
+        """\
+apiVersion: sengu.dev/v1alpha1
+kind: CronjobManager
+metadata:
+  name: shop
+spec:
+  jobs:
+    - &base
+      name: report
+      command: echo report
+      schedule: "0 * * * *"
+      backoffLimit: 2
+    - <<: *base
+      name: report-eu
+      timeZone: Europe/Paris
+    - <<: [{backoffLimit: 5}, *base]
+      name: report-us
+"""
+    )
+    base, eu, us = m.jobs
+    assert [j.name for j in m.jobs] == ["report", "report-eu", "report-us"]
+    assert eu.argv == base.argv and eu.backoff_limit == 2 and eu.zone.key == "Europe/Paris"
+    assert us.backoff_limit == 5  # the first mapping of a merge list wins, as YAML's merge rule says

@@ -25,6 +25,7 @@ M = TypeVar("M", bound=BaseModel)
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
 _STR_TAG = "tag:yaml.org,2002:str"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _Scalar = yaml.ScalarNode
 
 
@@ -82,12 +83,12 @@ def _to_data(node: yaml.Node, doc_path: str, problems: list[Problem]) -> Any:
                 if key not in out:
                     out[key] = v.value if type(v) is _Scalar and v.tag == _STR_TAG else _to_data(v, doc_path, problems)
                     continue
-            else:
-                key = _to_data(k, doc_path, problems)
-            if key == "<<" and k.tag == "tag:yaml.org,2002:merge":
+            elif k.tag == _MERGE_TAG:  # `<<: *base`: the key has no constructor of its own
                 value = _to_data(v, doc_path, problems)
                 merged.extend(value if isinstance(value, list) else [value])
                 continue
+            else:
+                key = _to_data(k, doc_path, problems)
             if not isinstance(key, str | int | float | bool) and key is not None:
                 mark = k.start_mark
                 problems.append(
