@@ -48,6 +48,20 @@ def verdict(text: str) -> bool | None:
         ("app.backup /srv/data", "either"),
         ("backup.sh /srv/data", "user"),
         ("app.backup nightly", "user"),
+        # A path after a plausible name reads as a program only when it names one; an argument can't decide.
+        ("backup /srv/data", "either"),
+        ("ansible-playbook /etc/ansible/site.yml", "either"),
+        ("Rscript /home/me/report.R", "either"),
+        ("backup /var/lib/mysql", "either"),
+        ("deploy /home/deploy/app/bin/run", "system"),
+        ("www-data /var/www/app/cron.php", "system"),
+        ("uucp /usr/lib/uucp/uudemon.hr", "system"),
+        # Programs that are also accounts decide nothing by their name (Gitea and GitLab run as git).
+        ("git /usr/local/bin/gitea-mirror-sync", "system"),
+        ("git cd /home/git && ./bin/backup.sh", "system"),
+        ("git pull", "either"),
+        ("docker /usr/local/bin/prune.sh", "system"),
+        ("git -C /srv/repo pull", "user"),
     ],
 )
 def test_what_the_word_after_the_schedule_can_be(after_schedule: str, reading: str) -> None:
@@ -132,3 +146,10 @@ def test_deciding_never_raises_and_an_undecided_file_is_one_located_error(lines:
         assert imported.errors == [result.problem] and imported.document == {}
     else:
         assert result.problem is None
+
+
+def test_program_arguments_alone_leave_a_user_crontab_undecided() -> None:
+    # Before: `ansible-playbook` was taken for a user and dropped from the command, exit 0.
+    lines = ["ansible-playbook /etc/ansible/site.yml", "Rscript /home/me/report.R", "duplicity /home/me file:///x"]
+    result = decide("u", [Entry(i + 1, text) for i, text in enumerate(lines)])
+    assert result.system is None and result.problem is not None and "--user" in result.problem.message

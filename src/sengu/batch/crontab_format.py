@@ -10,9 +10,12 @@ schedule can be:
   a shell word (`if`, `[`, `echo`…) or a well-known program (`php`, `curl`…), or an option follows it
   (`backup --full`);
 - a user (the line reads "system format"): it is `root`, or it is a plausible user name followed by what
-  starts a command: a path, a shell word, an assignment (`dir=$(…)`), a well-known program;
-- either: a plausible user name followed by another plain word (`deploy rotate-logs`), or a dotted one
-  followed by a command (`john.doe /usr/bin/report`).
+  starts a command: a program's path (`/usr/bin/…`, `…/cron.php`), a shell word, an assignment
+  (`dir=$(…)`), a well-known program;
+- either: a plausible user name followed by another plain word (`deploy rotate-logs`) or by a path that
+  may be a program's argument (`backup /srv/data`, `ansible-playbook /etc/site.yml`), a program that is
+  also a common account (`git /usr/local/bin/sync`), or a dotted name followed by a command
+  (`john.doe /usr/bin/report`).
 
 A file is in system format when some line reads so and none reads as user format, and the other way round.
 A file with lines of both kinds, or with only lines that read either way, cannot be decided: the caller
@@ -57,6 +60,13 @@ PROGRAMS = frozenset({
     "updatedb", "ntpdate", "apt", "apt-get", "aptitude", "fstrim", "mail", "mailx", "sendmail",
 })  # fmt: skip
 
+# Programs in PROGRAMS that are also accounts on many hosts (Gitea and GitLab run as `git`; Debian has `mail`
+# and `mysql`): the word alone decides nothing.
+ACCOUNTS_TOO = frozenset({"git", "docker", "mail", "mysql", "sendmail"})
+# Folders programs are kept in: a path through one of them names a program.
+_PROGRAM_DIRS = frozenset({"bin", "sbin", "libexec", "cron", "scripts", "script"})
+_PROGRAM_TREES = ("/usr/lib/", "/usr/local/lib/", "/lib/", "/usr/share/", "/usr/local/share/")  # not /var/lib
+
 Reading = Literal["user", "system", "either"]
 
 
@@ -100,7 +110,7 @@ def read_line(entry: Entry) -> LineReading:
         return reads("user", f"{word!r} cannot be a user name")
     if word in SHELL_WORDS:
         return reads("user", f"{word!r} is a shell word")
-    if word in PROGRAMS:
+    if word in PROGRAMS and word not in ACCOUNTS_TOO:
         return reads("user", f"{word!r} is a program")
     first = rest.split()[0]
     if first.startswith("-"):
@@ -111,7 +121,7 @@ def read_line(entry: Entry) -> LineReading:
         return reads("either", "")
     if word == "root":
         return reads("system", "'root' is the user")
-    if _starts_a_command(first):
+    if _starts_a_command(first) and (not first.startswith("/") or _runnable_path(first)):
         return reads("system", f"{word!r} is followed by a command")
     return reads("either", "")
 
@@ -140,6 +150,17 @@ def decide(path: str, entries: list[Entry]) -> Format:
         "field after the schedule, as in /etc/crontab and /etc/cron.d) or --user (none, as in `crontab -e`)"
     )
     return Format(None, Problem(message, Location(path, first.line)))
+
+
+def _runnable_path(path: str) -> bool:
+    """A path that names a program (`/usr/bin/x`, `/opt/app/cron.php`), not a program's argument (`/etc/site.yml`,
+    `/srv/data`): after a plausible user name, only the first makes the line read as a user and a command."""
+    parts = path.split("/")
+    return (
+        _SCRIPT.fullmatch(parts[-1]) is not None
+        or any(part in _PROGRAM_DIRS for part in parts[:-1])
+        or path.startswith(_PROGRAM_TREES)
+    )
 
 
 def _starts_a_command(word: str) -> bool:
