@@ -551,6 +551,27 @@ def test_lost_tree_finds_a_member_that_moved_to_its_own_group_in_the_session() -
         os.kill(members[0], signal.SIGKILL)
 
 
+def test_lost_tree_finds_a_member_that_left_the_session_by_its_environment() -> None:
+    # `setsid` (a daemon's double fork) leaves group and session: only the inherited marker still tells.
+    pid, ticks, members = lost_leader("(setsid sleep 222 >/dev/null & echo $!)")
+    try:
+
+        def session() -> int:
+            stat = Path(f"/proc/{members[0]}/stat").read_text()
+            return int(stat[stat.rindex(")") + 2 :].split()[3])
+
+        deadline = time.monotonic() + 5
+        while session() == pid and time.monotonic() < deadline:  # `setsid` runs just after the fork
+            time.sleep(0.01)
+        assert session() != pid  # not in the lost session any more
+        assert lost_tree(pid, ticks, MARK) == members
+        assert kill_lost_tree(pid, ticks, MARK) == members
+        assert lost_tree(pid, ticks, {"SENGU_TEST_TREE": "another"}) == []
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(members[0], signal.SIGKILL)
+
+
 def test_lost_tree_leaves_processes_that_cannot_be_ours() -> None:
     pid, ticks, members = lost_leader("(sleep 222 >/dev/null & echo $!)")
     try:

@@ -87,19 +87,26 @@ def log_path_for(logs_dir: Path, plan: JobPlan, run_id: int, attempt: int) -> Pa
     return logs_dir / plan.manager / plan.name / f"run-{run_id}-attempt-{attempt}.log"
 
 
-def job_environment(plan: JobPlan, run_id: int, attempt: int, scheduled_at: datetime | None) -> dict[str, str]:
+def job_environment(
+    plan: JobPlan, run_id: int, attempt: int, scheduled_at: datetime | None, state: str
+) -> dict[str, str]:
     """The engine's environment, then the job's env, then SENGU_* facts about this run."""
     env = dict(os.environ)
     env.update(plan.env)
-    env.update(attempt_marker(plan.manager, plan.name, run_id, attempt))
+    env.update(attempt_marker(plan.manager, plan.name, run_id, attempt, state))
     if scheduled_at is not None:
         env["SENGU_SCHEDULED_AT"] = iso(scheduled_at)
     return env
 
 
-def attempt_marker(manager: str, job: str, run_id: int, attempt: int) -> dict[str, str]:
-    """The environment every process of an attempt inherits; recovery checks it before killing (procs.lost_tree)."""
+def attempt_marker(manager: str, job: str, run_id: int, attempt: int, state: str) -> dict[str, str]:
+    """The environment every process of an attempt inherits; recovery checks it before killing (procs.lost_tree).
+
+    With the state directory in it, no other engine's attempt carries the same marker (one engine per state
+    directory, run ids unique within it): recovery may take any process carrying it as the lost attempt's.
+    """
     return {
+        "SENGU_STATE": os.path.realpath(state),
         "SENGU_MANAGER": manager,
         "SENGU_JOB": job,
         "SENGU_RUN_ID": str(run_id),
@@ -186,7 +193,7 @@ async def execute(
         hooks.attempt_started(plan, run, attempt_no)
         spec = procs.ProcSpec(
             argv=plan.argv,
-            env=job_environment(plan, run_id, attempt_no, run.scheduled_at),
+            env=job_environment(plan, run_id, attempt_no, run.scheduled_at, str(runs.store.home)),
             cwd=plan.working_dir,
             log_path=log_path,
             log_cap_bytes=log_cap,

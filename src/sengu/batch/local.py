@@ -286,7 +286,9 @@ class BatchEngine:
             pgid, ticks = row["pgid"], row["proc_start"]
             if not pgid or ticks is None or row["boot_id"] not in (None, boot):
                 continue
-            marker = attempt_marker(row["manager"], row["job"], row["run_id"], row["attempt"])
+            marker = attempt_marker(
+                row["manager"], row["job"], row["run_id"], row["attempt"], str(self.runs.store.home)
+            )
             killed = procs.kill_lost_tree(pgid, ticks, marker)
             if killed:
                 log.warning("killed %d orphaned process(es) of run %d: %s", len(killed), row["run_id"], killed)

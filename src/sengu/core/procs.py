@@ -767,20 +767,32 @@ def lost_tree(leader: int, start_ticks: int, marker: dict[str, str]) -> list[int
       leader) are taken. A descendant of ours that cleared its environment is then left alone — a miss
       we prefer to signalling a stranger.
 
-    A descendant that left both the group and the session (a daemon's double fork with ``setsid``) is out
-    of reach here, as for any supervisor without cgroups. Zombies are not listed: they are already dead.
+    A descendant that left both the group and the session (``setsid``, a daemon's double fork) is found by
+    ``marker`` alone: the caller makes it unique to the attempt (its state directory, run and attempt), so a
+    process carrying all of it and started after the leader descends from it. One that also cleared its
+    environment is out of reach, as for any supervisor without cgroups. Zombies are not listed.
     """
     everything = _scan()
     me = os.getpid()
     lead = next((p for p in everything if p.pid == leader), None)
     if lead is not None and lead.start_ticks != start_ticks:
         return []
-    members = [
-        p for p in everything if (p.pgid == leader or p.sid == leader) and p.state not in ("Z", "X") and p.pid != me
+    live = [p for p in everything if p.state not in ("Z", "X") and p.pid != me]
+    members = [p for p in live if p.pgid == leader or p.sid == leader]
+    ours = (
+        [p.pid for p in members]
+        if lead is not None
+        else [p.pid for p in members if p.start_ticks >= start_ticks and _environ_has(p.pid, marker)]
+    )
+    # Descendants that left the session (`setsid`, a daemon's double fork) keep the environment they were
+    # started with: a process carrying the whole marker, started after the leader, is ours wherever it is.
+    taken = set(ours)
+    inside = {p.pid for p in members}
+    return ours + [
+        p.pid
+        for p in live
+        if p.pid not in inside and p.pid not in taken and p.start_ticks >= start_ticks and _environ_has(p.pid, marker)
     ]
-    if lead is not None:
-        return [p.pid for p in members]
-    return [p.pid for p in members if p.start_ticks >= start_ticks and _environ_has(p.pid, marker)]
 
 
 def kill_lost_tree(leader: int, start_ticks: int, marker: dict[str, str]) -> list[int]:
