@@ -3,7 +3,8 @@
 The points, all in one measurement (``sengu_load`` by default), told apart by the ``point`` tag:
 
 - ``point=second``: one per second of the run — ``offered``, ``completed``, ``errors`` (integers) and
-  ``p50_ms``, ``p99_ms``, ``max_ms``; timestamped at the start of that second.
+  ``p50_ms``, ``p99_ms``, ``max_ms`` (left out when nothing was answered that second); timestamped at the start
+  of that second.
 - ``point=summary``: the whole run — rates, counts, the three latency distributions (``latency_*``,
   ``service_*``, ``send_lag_*``; only ``*_count`` when nothing was answered), ``status_<code>`` and
   ``error_<class>`` counts, ``interrupted=true`` when Ctrl-C stopped the run early; at the run's start.
@@ -129,9 +130,16 @@ def lines(result: Result, *, measurement: str = "sengu_load", tags: Mapping[str,
                     "completed": second.completed,
                     "answered": second.answered,
                     "errors": second.errors,
-                    "p50_ms": float(second.p50_ms),
-                    "p99_ms": float(second.p99_ms),
-                    "max_ms": float(second.max_ms),
+                }
+                # A second with no answer has no latency: the fields are left out, not written as 0.
+                | {
+                    name: float(value)
+                    for name, value in (
+                        ("p50_ms", second.p50_ms),
+                        ("p99_ms", second.p99_ms),
+                        ("max_ms", second.max_ms),
+                    )
+                    if value is not None
                 },
                 t0 + second.t * 1_000_000_000,
             )
