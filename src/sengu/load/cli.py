@@ -427,7 +427,8 @@ def step(
         knee = find_knee(
             one, start=start, max_rate=max_rate, slo=slo, step=by, factor=factor, refine=refine, on_step=said, stop=stop
         )
-    typer.echo(format_knee(knee))
+    to_stdout = str(json_out) == "-"
+    typer.echo(format_knee(knee), err=to_stdout)  # with --json -, stdout holds the JSON document alone
     results = [s.result for s in sorted(knee.steps, key=lambda s: s.rate)]
     if json_out is not None:
         doc = {
@@ -447,7 +448,11 @@ def step(
         report.write_text(render_html(results, title=f"sengu load step: {common.target}", knee=knee), encoding="utf-8")
         typer.echo(f"wrote {report}", err=True)
     if knee.interrupted:
-        outputs = [str(p) for p in (json_out, report) if p is not None and (p == json_out or knee.steps)]
+        outputs = [
+            "stdout" if str(p) == "-" else str(p)
+            for p in (json_out, report)
+            if p is not None and (p == json_out or knee.steps)
+        ]
         _stopped(f"after {len(knee.steps)} step(s)", outputs)
     if knee.rate is None:
         raise Failure("no knee: the first step already broke the SLO; start lower")
