@@ -299,9 +299,12 @@ def run(
     _writable(report, "--report")
     _writable(parts_out, "--parts")
     if influx:
-        from sengu.load.influx import endpoint
+        import asyncio
 
-        endpoint(influx, org=influx_org, bucket=influx_bucket, db=influx_db)  # where to write: said before the run
+        from sengu.load.influx import check
+
+        # Where to write, and that InfluxDB takes it (reachable, database or bucket there, token accepted).
+        asyncio.run(check(influx, token=token, org=influx_org, bucket=influx_bucket, db=influx_db))
     from sengu.load.interrupt import Interrupt
 
     with Interrupt() as stop:  # Ctrl-C ends the run early; what was measured is still written below
