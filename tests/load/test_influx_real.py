@@ -91,3 +91,30 @@ def test_an_interrupted_run_is_written_and_marked(influx: InfluxD, server: Serve
     assert "the partial result is in InfluxDB" in run.lines[-1]
     (summary,) = influx.rows("SELECT * FROM sengu_load WHERE point = 'summary'", db)
     assert summary["interrupted"] is True and 2 <= summary["duration_s"] < 600 and summary["requests"] >= 50
+
+
+def test_a_missing_database_is_said_before_the_run(influx: InfluxD, server: ServerProcess, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    ran = sengu(
+        "load", "run", "-t", server.url, "--rate", "20", "--duration", "30s", "-q", "--json", str(out),
+        "--influx", influx.url, "--influx-db", "no_such_db",
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    (said,) = ran.stderr.strip().splitlines()  # one line, at once: no run was measured
+    assert f"--influx {influx.url}/write: " in said
+    assert 'database not found: "no_such_db"' in said and "--influx-db" in said
+    assert not out.exists()
+
+
+def test_a_closed_influx_port_is_said_before_the_run_in_words(server: ServerProcess, tmp_path: Path) -> None:
+    out = tmp_path / "run.json"
+    port = free_port()
+    ran = sengu(
+        "load", "run", "-t", server.url, "--rate", "20", "--duration", "30s", "-q", "--json", str(out),
+        "--influx", f"http://127.0.0.1:{port}", "--influx-db", "load",
+    )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    (said,) = ran.stderr.strip().splitlines()
+    assert f"--influx http://127.0.0.1:{port}/write: cannot connect" in said
+    assert "ConnectError" not in said and "Traceback" not in ran.stderr
+    assert not out.exists()

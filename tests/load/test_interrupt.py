@@ -72,3 +72,18 @@ def test_ctrl_c_in_step_keeps_the_steps_measured(tmp_path: Path, server: ServerP
     assert "The search stopped after 2 step(s)" in report.read_text()
     assert "INTERRUPTED after 2 step(s)" in run.stdout
     assert run.lines[-1].startswith("interrupted after 2 step(s)")
+
+
+def test_ctrl_c_in_step_with_json_to_stdout_names_stdout(server: ServerProcess) -> None:
+    with Running(
+        "load", "step", "-t", server.url, "--start", "50", "--max-rate", "800", "--factor", "2",
+        "--step-duration", "2s", "--warmup", "0s", "--json", "-",
+    ) as run:  # fmt: skip
+        run.wait_for(lambda line: line.startswith("step 1: 50/s → ok"))
+        run.interrupt()
+        code = run.finish()
+    assert code == 130, run.stderr
+    doc = json.loads(run.stdout)  # the partial result alone on stdout, the verdict on stderr
+    assert doc["interrupted"] is True and doc["knee"] == 50
+    said = run.lines[-1]
+    assert said.startswith("interrupted after") and "is in stdout" in said, said

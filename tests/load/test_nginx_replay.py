@@ -85,3 +85,25 @@ def test_a_json_log_format_with_escaped_quotes_parses_and_replays(tmp_path: Path
 
     _replay(web, scenario)
     assert set(web.lines("uri.log")[2:]) == set(seen)  # both paths, as nginx saw them the first time
+
+
+@pytest.mark.parametrize("escape", ["json", "none"])
+def test_a_byte_that_is_not_utf8_in_a_raw_log_replays_as_the_same_byte(tmp_path: Path, escape: str) -> None:
+    """With escape=json and escape=none nginx writes a byte >= 0x80 raw: it must replay as that byte
+    (percent-encoded), not as U+FFFD."""
+    fmt = f"log_format r escape={escape} '$remote_addr \"$request\" $status $request_time';"
+    with Nginx({"raw.log": "r", "uri.log": "uri"}, http=fmt + "\n    log_format uri '$uri';") as web:
+        assert web.send(b"GET /latin\xe9 HTTP/1.1").startswith(b"HTTP/1.1 200")
+        logged = (web.home / "raw.log").read_bytes()
+        assert b'"GET /latin\xe9 HTTP/1.1"' in logged  # the material: the raw byte, as nginx wrote it
+        (seen,) = web.lines("uri.log")
+
+        scenario = tmp_path / "scenario.yaml"
+        made = sengu("load", "scenario", str(web.home / "raw.log"), "--format", "nginx:" + fmt, "-o", str(scenario))
+        assert made.returncode == 0, made.stderr
+        (endpoint,) = yaml.safe_load(scenario.read_text(encoding="utf-8"))["spec"]["endpoints"]
+        assert endpoint["path"] == "/latin%E9"
+
+        _replay(web, scenario)
+        replayed = web.lines("uri.log")[1:]
+        assert len(replayed) >= 5 and set(replayed) == {seen}  # the same $uri nginx saw first

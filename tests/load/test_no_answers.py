@@ -60,3 +60,29 @@ def test_a_step_with_no_answers_breaks_the_slo(tmp_path: Path) -> None:
     first = doc["steps"][0]
     assert first["ok"] is False and any("no answers" in r for r in first["reasons"])
     assert first["result"]["latency_ms"] is None
+
+
+def test_seconds_with_no_answers_have_no_latency_anywhere(tmp_path: Path) -> None:
+    """The timeline, the InfluxDB points and the report's latency chart show no latency, never 0 ms."""
+    from sengu.load.influx import lines
+    from sengu.load.result import Result
+
+    out, report = tmp_path / "dead.json", tmp_path / "dead.html"
+    target = f"http://127.0.0.1:{free_port()}"
+    ran = sengu(
+        "load", "run", "-t", target, "--rate", "20", "--duration", "2s", "--timeout", "1s", "-q",
+        "--json", str(out), "--report", str(report),
+    )  # fmt: skip
+    assert ran.returncode == 1, ran.stderr
+    doc = json.loads(out.read_text())
+    assert len(doc["timeline"]) == 2
+    for second in doc["timeline"]:
+        assert second["answered"] == 0
+        assert second["p50_ms"] is None and second["p99_ms"] is None and second["max_ms"] is None
+    points = [p for p in lines(Result.from_json(doc)) if ",point=second" in p.split(" ")[0]]
+    assert len(points) == 2
+    assert all("_ms=" not in p for p in points) and all("errors=" in p for p in points)
+    html = report.read_text()
+    chart = html[html.index("Latency per second") :]
+    chart = chart[: chart.index("</figure>")]
+    assert "<polyline" not in chart and "<circle" not in chart  # gaps: no line along 0

@@ -3,6 +3,7 @@ verdict as soon as the step ends (read from a pipe, so the plain one-line-per-se
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,3 +64,15 @@ def _heading(line: str) -> int | None:
 def _second(line: str) -> str | None:
     m = SECOND.match(line)
     return m.group(2) if m else None
+
+
+def test_step_with_json_to_stdout_prints_only_the_json_there(server: ServerProcess) -> None:
+    with Running(
+        "load", "step", "-t", server.url, "--start", "50", "--factor", "2", "--max-rate", "100",
+        "--step-duration", "1s", "--warmup", "0s", "--json", "-", "-q",
+    ) as run:  # fmt: skip
+        code = run.finish()
+    assert code == 0, run.stderr
+    doc = json.loads(run.stdout)  # nothing but the document on stdout
+    assert doc["knee"] in (50, 100) and doc["steps"][0]["rate"] == 50
+    assert any("The SLO held up to" in line for line in run.lines)  # the verdict went to stderr instead

@@ -299,9 +299,12 @@ def run(
     _writable(report, "--report")
     _writable(parts_out, "--parts")
     if influx:
-        from sengu.load.influx import endpoint
+        import asyncio
 
-        endpoint(influx, org=influx_org, bucket=influx_bucket, db=influx_db)  # where to write: said before the run
+        from sengu.load.influx import check
+
+        # Where to write, and that InfluxDB takes it (reachable, database or bucket there, token accepted).
+        asyncio.run(check(influx, token=token, org=influx_org, bucket=influx_bucket, db=influx_db))
     from sengu.load.interrupt import Interrupt
 
     with Interrupt() as stop:  # Ctrl-C ends the run early; what was measured is still written below
@@ -427,7 +430,8 @@ def step(
         knee = find_knee(
             one, start=start, max_rate=max_rate, slo=slo, step=by, factor=factor, refine=refine, on_step=said, stop=stop
         )
-    typer.echo(format_knee(knee))
+    to_stdout = str(json_out) == "-"
+    typer.echo(format_knee(knee), err=to_stdout)  # with --json -, stdout holds the JSON document alone
     results = [s.result for s in sorted(knee.steps, key=lambda s: s.rate)]
     if json_out is not None:
         doc = {
@@ -447,7 +451,11 @@ def step(
         report.write_text(render_html(results, title=f"sengu load step: {common.target}", knee=knee), encoding="utf-8")
         typer.echo(f"wrote {report}", err=True)
     if knee.interrupted:
-        outputs = [str(p) for p in (json_out, report) if p is not None and (p == json_out or knee.steps)]
+        outputs = [
+            "stdout" if str(p) == "-" else str(p)
+            for p in (json_out, report)
+            if p is not None and (p == json_out or knee.steps)
+        ]
         _stopped(f"after {len(knee.steps)} step(s)", outputs)
     if knee.rate is None:
         raise Failure("no knee: the first step already broke the SLO; start lower")

@@ -238,9 +238,9 @@ class SecondData:
     offered: int
     completed: int
     errors: int
-    p50_us: int
-    p99_us: int
-    max_us: int
+    p50_us: int | None  # None: no sample this second (no latency, rather than 0)
+    p99_us: int | None
+    max_us: int | None
     hist: bytes | None = None
     answered: int = 0  # HTTP answers (completed counts failures too)
 
@@ -929,7 +929,7 @@ class _Engine:
                 counts.clear()
         second = self.sec_counts
         self.sec_counts = Counter()
-        p50, p99, top = _percentiles(second)
+        p50, p99, top = _percentiles(second) if second else (None, None, None)
         offered = self.offered_by[self.sec] if self.sec < len(self.offered_by) else 0
         data = SecondData(
             self.sec, offered, self.sec_completed, self.sec_errors, p50, p99, top, answered=self.sec_answered
@@ -1021,11 +1021,15 @@ def _second(data: SecondData) -> Second:
         offered=data.offered,
         completed=data.completed,
         errors=data.errors,
-        p50_ms=data.p50_us / 1000,
-        p99_ms=data.p99_us / 1000,
-        max_ms=data.max_us / 1000,
+        p50_ms=_ms(data.p50_us),
+        p99_ms=_ms(data.p99_us),
+        max_ms=_ms(data.max_us),
         answered=data.answered,
     )
+
+
+def _ms(us: int | None) -> float | None:
+    return None if us is None else us / 1000
 
 
 def _latency(hist: Any) -> Latency:
@@ -1167,9 +1171,10 @@ def _timeline(parts: Sequence[Measurements]) -> list[Second]:
                 offered=sum(s.offered for s in group),
                 completed=sum(s.completed for s in group),
                 errors=sum(s.errors for s in group),
-                p50_ms=hist.get_value_at_percentile(50) / 1000 if count else 0.0,
-                p99_ms=hist.get_value_at_percentile(99) / 1000 if count else 0.0,
-                max_ms=hist.get_max_value() / 1000 if count else 0.0,
+                # A second nobody answered in has no latency: null, never 0 ms.
+                p50_ms=hist.get_value_at_percentile(50) / 1000 if count else None,
+                p99_ms=hist.get_value_at_percentile(99) / 1000 if count else None,
+                max_ms=hist.get_max_value() / 1000 if count else None,
                 answered=sum(s.answered for s in group),
             )
         )

@@ -3,7 +3,8 @@
 The points, all in one measurement (``sengu_load`` by default), told apart by the ``point`` tag:
 
 - ``point=second``: one per second of the run — ``offered``, ``completed``, ``errors`` (integers) and
-  ``p50_ms``, ``p99_ms``, ``max_ms``; timestamped at the start of that second.
+  ``p50_ms``, ``p99_ms``, ``max_ms`` (left out when nothing was answered that second); timestamped at the start
+  of that second.
 - ``point=summary``: the whole run — rates, counts, the three latency distributions (``latency_*``,
   ``service_*``, ``send_lag_*``; only ``*_count`` when nothing was answered), ``status_<code>`` and
   ``error_<class>`` counts, ``interrupted=true`` when Ctrl-C stopped the run early; at the run's start.
@@ -129,9 +130,16 @@ def lines(result: Result, *, measurement: str = "sengu_load", tags: Mapping[str,
                     "completed": second.completed,
                     "answered": second.answered,
                     "errors": second.errors,
-                    "p50_ms": float(second.p50_ms),
-                    "p99_ms": float(second.p99_ms),
-                    "max_ms": float(second.max_ms),
+                }
+                # A second with no answer has no latency: the fields are left out, not written as 0.
+                | {
+                    name: float(value)
+                    for name, value in (
+                        ("p50_ms", second.p50_ms),
+                        ("p99_ms", second.p99_ms),
+                        ("max_ms", second.max_ms),
+                    )
+                    if value is not None
                 },
                 t0 + second.t * 1_000_000_000,
             )
@@ -248,6 +256,59 @@ def _server_message(body: bytes) -> str:
     return text[:500]
 
 
+def _unreachable(e: Exception, timeout: float) -> str:
+    """Why a request got no answer, in words (not the HTTP library's exception names)."""
+    import httpx
+
+    if isinstance(e, httpx.TimeoutException):
+        return f"no answer within {timeout:g} s"
+    if isinstance(e, httpx.ConnectError):
+        return "cannot connect (nothing listens there, or the host is unreachable)"
+    return str(e) or type(e).__name__
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    headers = {"Content-Type": "text/plain; charset=utf-8", "Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    return headers
+
+
+async def check(
+    url: str,
+    *,
+    token: str | None = None,
+    org: str | None = None,
+    bucket: str | None = None,
+    db: str | None = None,
+    timeout: float = 10.0,
+) -> None:
+    """Before a run: raise UserError when InfluxDB cannot take the write (unreachable, no such database or
+    bucket, a refused token), so a run is never measured only to be lost at the end.
+
+    It writes no point: an empty write, which InfluxDB checks for the database/bucket and the token like
+    any other (and answers 204). Other refusals of the empty body itself are left to the real write.
+    """
+    import httpx
+
+    base, params, version = endpoint(url, org=org, bucket=bucket, db=db)
+    shown = _shown(base)
+    where = "--influx-bucket and --influx-org" if version == 2 else "--influx-db"
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
+        try:
+            response = await client.post(base, params=params, headers=_headers(token), content=b"")
+        except httpx.HTTPError as e:
+            raise UserError(f"--influx {shown}: {_unreachable(e, timeout)}") from None
+    status = response.status_code
+    if status == 404:
+        raise UserError(f"--influx {shown}: {_server_message(response.content)} (check {where})")
+    if status in (401, 403):
+        raise UserError(
+            f"--influx {shown}: {status} {response.reason_phrase}: {_server_message(response.content)} "
+            "(check the token in --influx-token-env and that it may write there)"
+        )
+
+
 def _batches(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
@@ -275,9 +336,7 @@ async def write(
     if not lines:
         return 0
     shown = _shown(base)
-    headers = {"Content-Type": "text/plain; charset=utf-8", "Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
+    headers = _headers(token)
     written = 0
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client:
         for batch in _batches(lines, BATCH):
@@ -286,7 +345,7 @@ async def write(
                     base, params=params, headers=headers, content="\n".join(batch).encode("utf-8")
                 )
             except httpx.HTTPError as e:
-                raise Failure(f"could not write to InfluxDB at {shown}: {type(e).__name__}: {e}") from e
+                raise Failure(f"could not write to InfluxDB at {shown}: {_unreachable(e, timeout)}") from e
             if response.status_code >= 300:
                 message = _server_message(response.content)
                 hint = ""

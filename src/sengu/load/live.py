@@ -92,7 +92,7 @@ class LiveDisplay:
 
     def update(self, second: Second, totals: Mapping[str, Any]) -> None:
         """Show the second just measured; ``totals`` has the keys in TOTALS_KEYS (all optional)."""
-        self._p99.append(second.p99_ms)
+        self._p99.append(second.p99_ms or 0.0)  # the sparkline's floor stands for "no answer" too
         self._last = (second, totals)
         if self._live is not None:
             self._live.update(self._render(), refresh=True)
@@ -107,9 +107,9 @@ class LiveDisplay:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)
 
     @staticmethod
-    def _ms(second: Second, value: float) -> str:
+    def _ms(second: Second, value: float | None) -> str:
         # A second with no answer has no latency: "-", not 0 ms.
-        return fmt_ms(None if second.answered == 0 and second.max_ms == 0 else value)
+        return fmt_ms(None if second.answered == 0 and not second.max_ms else value)
 
     def line(self, second: Second, totals: Mapping[str, Any]) -> str:
         """The plain one-line form of a second."""

@@ -22,6 +22,7 @@ the same `$uri`). Bytes that are not UTF-8, and control characters, stay percent
 from __future__ import annotations
 
 import calendar
+import codecs
 import functools
 import io
 import itertools
@@ -506,6 +507,19 @@ def _open_binary(path: str) -> tuple[IO[bytes], bool]:
     return raw, magic[:2] == b"\x1f\x8b"
 
 
+def _percent_bytes(exc: UnicodeError) -> tuple[str, int]:
+    """A decode error handler: the bytes that are not UTF-8 become `%HH`, as the client must have sent them."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return "".join(f"%{b:02X}" for b in exc.object[exc.start : exc.end]), exc.end
+
+
+# nginx writes a raw byte >= 0x80 as it is with escape=json and escape=none (only the default escaping turns
+# it into \xHH): decoding it as U+FFFD would replay a different path. The handler runs only on bad bytes,
+# so valid lines cost nothing extra.
+_PERCENT = "sengu.load.percent"
+codecs.register_error(_PERCENT, _percent_bytes)
+
 _CHUNK = 1 << 15  # small reads keep the decompressed block in cache: faster than 1 MiB ones here
 
 
@@ -534,10 +548,10 @@ def _gunzip_blocks(raw: IO[bytes]) -> Iterator[list[str]]:
             continue
         block_text = b"".join([*pending, data[:cut]]) if pending else data[:cut]
         pending = [data[cut + 1 :]]
-        yield block_text.decode("utf-8", "replace").split("\n")
+        yield block_text.decode("utf-8", _PERCENT).split("\n")
     rest = b"".join(pending)
     if rest:
-        yield [rest.decode("utf-8", "replace")]
+        yield [rest.decode("utf-8", _PERCENT)]
     if fed and not d.eof:
         raise EOFError("compressed data ends early")
 
@@ -546,15 +560,16 @@ def _gunzip_blocks(raw: IO[bytes]) -> Iterator[list[str]]:
 def open_log(path: str | Path) -> Iterator[tuple[Iterator[str], bool]]:
     """A log file's lines (gzip recognised by its magic bytes, not its name), and whether it is gzipped.
 
-    Bytes that are not UTF-8 become U+FFFD rather than failing the file: nginx already escapes
-    non-printable bytes, and a stray one must not cost the other million lines. Lines end at "\n" only.
+    Bytes that are not UTF-8 come back percent-encoded (`%E9`) rather than failing the file: a request
+    path keeps the byte the client sent, and a stray one elsewhere must not cost the other million lines.
+    Lines end at "\n" only.
     """
     binary, gz = _open_binary(str(path))
     try:
         if gz:
             yield itertools.chain.from_iterable(_gunzip_blocks(binary)), True
         else:
-            with io.TextIOWrapper(binary, encoding="utf-8", errors="replace", newline="\n") as text:
+            with io.TextIOWrapper(binary, encoding="utf-8", errors=_PERCENT, newline="\n") as text:
                 yield iter(text), False
     finally:
         binary.close()

@@ -120,7 +120,7 @@ def _tile(key: str, value: str, *, bad: bool = False) -> str:
 class _Series:
     label: str
     color: str
-    points: list[tuple[float, float]]
+    points: Sequence[tuple[float, float | None]]  # y None: nothing to show there, a gap in the line
     dashed: bool = False
     line: bool = True
     dots: bool = False
@@ -166,6 +166,18 @@ def _log_ticks(lo: float, hi: float) -> tuple[float, float, list[float]]:
     return low, high, ticks
 
 
+def _runs(points: Sequence[tuple[float, float | None]]) -> list[list[tuple[float, float]]]:
+    """The stretches of points with a value, split where a value is missing (drawn as gaps, never as 0)."""
+    runs: list[list[tuple[float, float]]] = [[]]
+    for x, y in points:
+        if y is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((x, y))
+    return [run for run in runs if run]
+
+
 def _chart(
     series: Sequence[_Series],
     *,
@@ -184,7 +196,7 @@ def _chart(
     left, right, top, bottom = 70, 20, 30, 42
     pw, ph = width - left - right, height - top - bottom
     xs = [x for s in series for x, _ in s.points] + [m.x for m in markers]
-    ys = [y for s in series for _, y in s.points] + [y for y, _, _ in hlines]
+    ys = [y for s in series for _, y in s.points if y is not None] + [y for y, _, _ in hlines]
     if not xs:
         return f"<figure><figcaption>{_e(title)}</figcaption><p class='muted'>Nothing measured.</p></figure>"
     x_lo, x_hi = min(xs), max(xs)
@@ -239,8 +251,9 @@ def _chart(
         out.append(f'<text x="{left + pw - 4}" y="{y - 4:.1f}" text-anchor="end">{_e(label)}</text>')
     bar_width = pw / (x_hi - x_lo)
     for s in series:
+        known = [(x, y) for x, y in s.points if y is not None]
         if bars:
-            for x, y in s.points:
+            for x, y in known:
                 if y <= 0:
                     continue
                 y0, y1 = sy(0 if not log_y else y_lo), sy(y)
@@ -250,15 +263,24 @@ def _chart(
                     f"{_e(fmt_num(y))} {_e(s.label)}</title></rect>"
                 )
             continue
-        if s.line and len(s.points) > 1:
-            path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in s.points)
+        runs = _runs(s.points)
+        if s.line and len(known) > 1:
             dash = ' stroke-dasharray="5 4"' if s.dashed else ""
-            out.append(
-                f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="1.6"{dash}>'
-                f"<title>{_e(s.label)}</title></polyline>"
-            )
-        if s.dots or len(s.points) == 1:
-            for i, (x, y) in enumerate(s.points):
+            for run in runs:
+                if len(run) < 2:
+                    continue
+                path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in run)
+                out.append(
+                    f'<polyline points="{path}" fill="none" stroke="{s.color}" stroke-width="1.6"{dash}>'
+                    f"<title>{_e(s.label)}</title></polyline>"
+                )
+        # A point alone between gaps has no line through it: draw it as a dot, or it would not show.
+        lone = {run[0] for run in runs if len(run) == 1} if s.line and len(known) > 1 else set()
+        if s.dots or len(known) == 1 or lone:
+            for i, (x, maybe) in enumerate(s.points):
+                if maybe is None or not (s.dots or len(known) == 1 or (x, maybe) in lone):
+                    continue
+                y = maybe
                 tip = s.tips[i] if i < len(s.tips) else f"{fmt_num(x)}: {fmt_num(y)}"
                 out.append(
                     f'<circle cx="{sx(x):.1f}" cy="{sy(y):.1f}" r="3.5" fill="{s.color}">'
@@ -353,8 +375,8 @@ def _timeline_charts(result: Result) -> str:
         x_label="seconds",
         y_label="requests/s",
     )
-    p50s = [s.p50_ms for s in timeline if s.p50_ms > 0]
-    peak = max((s.max_ms for s in timeline), default=0.0)
+    p50s = [s.p50_ms for s in timeline if s.p50_ms]
+    peak = max((s.max_ms for s in timeline if s.max_ms is not None), default=0.0)
     # A one-second stall dwarfs a 2 ms median on a linear axis: switch to log when the spread is that wide.
     log_y = bool(p50s) and peak > 20 * statistics.median(p50s)
     latency = _chart(

@@ -91,9 +91,9 @@ class Second:
     offered: int  # requests due in this second (open model); sent (closed model)
     completed: int  # answers and errors recorded in this second
     errors: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
+    p50_ms: float | None  # None when nothing was answered in this second: no latency, not 0 ms
+    p99_ms: float | None
+    max_ms: float | None
     answered: int = 0  # HTTP answers recorded in this second, whatever the status: the achieved rate
 
     @classmethod

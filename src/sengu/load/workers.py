@@ -20,7 +20,7 @@ import multiprocessing
 import signal
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
@@ -95,9 +95,9 @@ class _ProgressMerger:
             completed=sum(p.second.completed for p in parts),
             errors=sum(p.second.errors for p in parts),
             # Percentiles do not add up; the worst worker's is an upper bound, good enough to watch.
-            p50_ms=max(p.second.p50_ms for p in parts),
-            p99_ms=max(p.second.p99_ms for p in parts),
-            max_ms=max(p.second.max_ms for p in parts),
+            p50_ms=_worst(p.second.p50_ms for p in parts),
+            p99_ms=_worst(p.second.p99_ms for p in parts),
+            max_ms=_worst(p.second.max_ms for p in parts),
             answered=sum(p.second.answered for p in parts),
         )
         totals = list(self.latest.values())
@@ -114,6 +114,11 @@ class _ProgressMerger:
                 send_lag_p99_ms=max(p.send_lag_p99_ms for p in totals),  # the worst worker, like the p99 shown
             )
         )
+
+
+def _worst(values: Iterable[float | None]) -> float | None:
+    """The largest of the workers' values; None when no worker had an answer that second."""
+    return max((v for v in values if v is not None), default=None)
 
 
 def run(
