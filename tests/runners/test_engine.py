@@ -10,7 +10,8 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -698,5 +699,34 @@ def test_deliveries_past_their_retention_are_deleted_but_an_open_jobs_are_kept(t
                 clock.advance(86400)
                 assert await engine.prune() == 2
                 assert engine.runners.delivery_ids() == ["d-pending"]  # never processed: kept
+
+    asyncio.run(scenario())
+
+
+def test_one_pools_failing_round_does_not_stop_the_other_pools_timeouts(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret", installations={"other-org": 679}) as fake:
+            runner = runner_script(tmp_path)
+            quiet = "  rejections: {checkRun: false}\n"
+            files = [
+                fake.write_pool(tmp_path, runner, name="broken", owner="other-org", file="broken.yaml", more=quiet),
+                fake.write_pool(
+                    tmp_path, runner, name="ci", file="ci.yaml", more=quiet + "  limits: {bootTimeout: 1s}\n"
+                ),
+            ]
+            async with serving(tmp_path, fake, files=files) as (engine, url):
+                assert list(engine.pools) == ["broken", "ci"]  # the broken pool's round comes first
+                # A bug in one pool's round (here: limits no load would let through, so `now - limit` overflows)
+                broken = engine.pools["broken"]
+                broken.limits = replace(broken.limits, boot_timeout=timedelta(days=999_999_999))
+                with pytest.raises(OverflowError):
+                    await engine._tick_pool(broken)
+                job = fake.queue_job("my-org/app", LABELS)
+                await deliver(url, fake, job, "queued")
+                await engine.process_pending()
+                first = await launched(engine, job)
+                await asyncio.sleep(1.2)
+                await engine.tick()
+                assert await launched(engine, job) == f"ci-{job.id}-1-2"  # ci's boot timeout still replaced it
 
     asyncio.run(scenario())

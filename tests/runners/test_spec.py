@@ -336,6 +336,27 @@ def test_bad_durations(text: object) -> None:
         parse_duration(text)
 
 
+def test_durations_past_a_year_are_refused_where_they_are_written() -> None:
+    backend = "  backends: [{name: l, local: {command: [run, '{jitconfig}']}}]\n"  # 11
+    text = HEAD + GITHUB + backend + (
+        "  limits:\n"  # 12
+        "    maxJobDuration: 999999d\n"  # 13
+        "    bootTimeout: 99999999999999999999\n"  # 14
+        "    idleTimeout: 366d\n"  # 15
+        "    deliveryRetention: 10000000000d\n"  # 16
+        "    reconcileInterval: 365d\n"  # 17: a year is allowed
+    )
+    too_long = "seconds is too long: at most 365d (31536000 seconds)"
+    assert problems(text) == [
+        f"pool.yaml:13:21: maxJobDuration: 86399913600 {too_long}",
+        f"pool.yaml:14:18: bootTimeout: 99999999999999999999 {too_long}",
+        f"pool.yaml:15:18: idleTimeout: 31622400 {too_long}",
+        f"pool.yaml:16:24: deliveryRetention: 864000000000000 {too_long}",
+    ]
+    pool = load(HEAD + GITHUB + backend + "  limits: {maxJobDuration: 365d}\n")
+    assert pool.spec.limits.max_job_duration == 365 * 86400
+
+
 @given(st.integers(0, 9), st.integers(0, 30), st.integers(0, 200), st.integers(0, 5000))
 def test_duration_parts_add_up(d: int, h: int, m: int, s: int) -> None:
     parts = [(d, "d"), (h, "h"), (m, "m"), (s, "s")]

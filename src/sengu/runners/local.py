@@ -730,13 +730,16 @@ class RunnerEngine:
                 log.exception("runners: %s failed", getattr(work, "__name__", work))
 
     async def _each_pool(self, work: Callable[[PoolRuntime], Awaitable[None]]) -> None:
-        """`work` for every pool; one pool's GitHub or backend failing (a revoked key, a rate limit) does not
-        keep the pools after it waiting."""
+        """`work` for every pool; one pool's GitHub or backend failing (a revoked key, a rate limit), or a bug
+        in one pool's round, does not keep the pools after it waiting."""
         for runtime in self.pools.values():
+            what = getattr(work, "__name__", "work").strip("_")
             try:
                 await work(runtime)
             except (GitHubError, BackendError) as exc:
-                log.warning("%s: %s: %s", runtime.name, getattr(work, "__name__", "work").strip("_"), exc)
+                log.warning("%s: %s: %s", runtime.name, what, exc)
+            except Exception:
+                log.exception("%s: %s failed", runtime.name, what)
 
     async def reconcile(self) -> None:
         """Jobs GitHub has queued that we missed, and what became of the jobs we hold."""

@@ -133,9 +133,21 @@ def _command(value: list[str]) -> list[str]:
     return value
 
 
+# Every limit is a timeout or a retention: a year is past any sensible one, and far enough from where
+# `now - duration` overflows a datetime (which would stop every pool's timeouts, not only this one's).
+MAX_DURATION_S = 365 * 86400
+
+
+def _at_most_a_year(seconds: int) -> int:
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{seconds} seconds is too long: at most 365d ({MAX_DURATION_S} seconds)")
+    return seconds
+
+
 Duration = Annotated[
     int,
     BeforeValidator(parse_duration),
+    AfterValidator(_at_most_a_year),
     # Kubernetes' int-or-string: the API server then takes both `600` and `10m`; the operator parses.
     WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]}),
 ]
