@@ -724,7 +724,7 @@ def test_one_pools_failing_round_does_not_stop_the_other_pools_timeouts(tmp_path
                 job = fake.queue_job("my-org/app", LABELS)
                 await deliver(url, fake, job, "queued")
                 await engine.process_pending()
-                first = await launched(engine, job)
+                assert await launched(engine, job) == f"ci-{job.id}-1-1"
                 await asyncio.sleep(1.2)
                 await engine.tick()
                 assert await launched(engine, job) == f"ci-{job.id}-1-2"  # ci's boot timeout still replaced it

@@ -338,7 +338,7 @@ def test_bad_durations(text: object) -> None:
 
 def test_durations_past_a_year_are_refused_where_they_are_written() -> None:
     backend = "  backends: [{name: l, local: {command: [run, '{jitconfig}']}}]\n"  # 11
-    text = HEAD + GITHUB + backend + (
+    limits = (
         "  limits:\n"  # 12
         "    maxJobDuration: 999999d\n"  # 13
         "    bootTimeout: 99999999999999999999\n"  # 14
@@ -346,6 +346,7 @@ def test_durations_past_a_year_are_refused_where_they_are_written() -> None:
         "    deliveryRetention: 10000000000d\n"  # 16
         "    reconcileInterval: 365d\n"  # 17: a year is allowed
     )
+    text = HEAD + GITHUB + backend + limits
     too_long = "seconds is too long: at most 365d (31536000 seconds)"
     assert problems(text) == [
         f"pool.yaml:13:21: maxJobDuration: 86399913600 {too_long}",
