@@ -148,7 +148,7 @@ class RunnerStore:
         self,
         delivery_id: str,
         event: str,
-        body: bytes,
+        body: bytes | bytearray,
         now: datetime,
         *,
         pools: Sequence[str] = (),

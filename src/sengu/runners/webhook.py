@@ -48,12 +48,12 @@ WorkflowJobAction = Literal["queued", "waiting", "in_progress", "completed"]
 ACTIONS: frozenset[str] = frozenset({"queued", "waiting", "in_progress", "completed"})
 
 
-def sign(secret: bytes, body: bytes) -> str:
+def sign(secret: bytes, body: bytes | bytearray) -> str:
     """The ``X-Hub-Signature-256`` value GitHub sends for `body` under `secret`."""
     return _PREFIX + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
+def verify_signature(secret: bytes, body: bytes | bytearray, header: str | None) -> bool:
     """True when `header` is GitHub's signature of the raw `body` under `secret`.
 
     False for a missing or malformed header and for an empty secret (an unset secret must not make every
@@ -116,7 +116,7 @@ class WorkflowJobEvent:
         return self.action == "waiting" or self.status == "waiting"
 
 
-def parse_workflow_job(body: bytes, event: str | None = None) -> WorkflowJobEvent | None:
+def parse_workflow_job(body: bytes | bytearray, event: str | None = None) -> WorkflowJobEvent | None:
     """The workflow_job event in `body`, or None when the delivery is something else.
 
     `event` is the ``X-GitHub-Event`` header when known: any other event gives None without parsing.
@@ -181,7 +181,7 @@ def parse_workflow_job(body: bytes, event: str | None = None) -> WorkflowJobEven
     )
 
 
-def _load(body: bytes) -> dict[str, Any]:
+def _load(body: bytes | bytearray) -> dict[str, Any]:
     # Repository and organization webhooks may be set to form encoding: the JSON is in `payload=`.
     if body[:8] == b"payload=":
         try:
