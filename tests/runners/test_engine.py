@@ -730,3 +730,41 @@ def test_one_pools_failing_round_does_not_stop_the_other_pools_timeouts(tmp_path
                 assert await launched(engine, job) == f"ci-{job.id}-1-2"  # ci's boot timeout still replaced it
 
     asyncio.run(scenario())
+
+
+def test_numbers_past_64_bits_and_an_overlong_delivery_id_are_malformed_not_internal_errors(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry = CollectorRegistry()
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake, registry=registry) as (engine, url):
+                job = fake.queue_job("my-org/app", LABELS)
+                _, good = fake.webhook_delivery(job, "queued")
+                bodies = []
+                for where, field, value in [
+                    ("workflow_job", "id", 2**70),
+                    ("workflow_job", "run_attempt", 2**64),
+                    ("workflow_job", "run_id", 2**70),
+                    ("workflow_job", "runner_id", 2**63),
+                    ("installation", "id", 2**70),
+                ]:
+                    payload = json.loads(good)
+                    payload[where][field] = value
+                    bodies.append((f"d-{where}-{field}", json.dumps(payload).encode()))
+                bodies.append(("d" * 201, good))  # GitHub's delivery ids are UUIDs
+                async with httpx.AsyncClient() as client:
+                    for delivery, body in bodies:
+                        headers = {
+                            "X-GitHub-Event": "workflow_job",
+                            "X-GitHub-Delivery": delivery,
+                            "X-Hub-Signature-256": fake.sign(body),
+                            "Content-Type": "application/json",
+                        }
+                        answer = await client.post(url, content=body, headers=headers)
+                        assert answer.status_code == 400, (delivery[:30], answer.status_code, answer.text)
+                    assert stored_deliveries(engine) == 0
+                    headers, body = fake.webhook_delivery(job, "queued", delivery_id="d" * 200)
+                    assert (await client.post(url, content=body, headers=headers)).status_code == 202
+                malformed = {"pool": "ci", "result": "malformed"}
+                assert registry.get_sample_value("sengu_runners_deliveries_total", malformed) == len(bodies)
+
+    asyncio.run(scenario())

@@ -40,7 +40,7 @@ from sengu.runners.labels import Launch, Rejection, resolve_labels
 from sengu.runners.reports import RejectionReporter
 from sengu.runners.spec import RunnerPool, warm_key
 from sengu.runners.store import PRUNE_BATCH, UNBOUND, Delivery, RunnerStore
-from sengu.runners.webhook import MAX_PAYLOAD, MalformedWebhook, parse_workflow_job, verify_signature
+from sengu.runners.webhook import MAX_DELIVERY_ID, MAX_PAYLOAD, MalformedWebhook, parse_workflow_job, verify_signature
 
 log = logging.getLogger("sengu.runners")
 
@@ -274,6 +274,12 @@ class RunnerEngine:
             self._count("malformed", signed)
             log.warning("runners: a signed delivery without X-GitHub-Delivery refused")
             return JSONResponse({"error": "missing X-GitHub-Delivery"}, status_code=400)
+        if len(delivery) > MAX_DELIVERY_ID:
+            self._count("malformed", signed)
+            log.warning("runners: a signed delivery with a %d-character X-GitHub-Delivery refused", len(delivery))
+            return JSONResponse(
+                {"error": f"X-GitHub-Delivery longer than {MAX_DELIVERY_ID} characters"}, status_code=400
+            )
         event = request.headers.get("x-github-event")
         try:
             parsed = parse_workflow_job(body, event)

@@ -29,6 +29,8 @@ from urllib.parse import parse_qs
 
 __all__ = [
     "ACTIONS",
+    "MAX_DELIVERY_ID",
+    "MAX_ID",
     "MAX_PAYLOAD",
     "SIGNATURE_HEADER",
     "MalformedWebhook",
@@ -43,6 +45,9 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 _PREFIX = "sha256="
 # https://docs.github.com/webhooks/webhook-events-and-payloads#payload-cap: "Payloads are capped at 25 MB".
 MAX_PAYLOAD = 25 * 1024 * 1024
+MAX_ID = 2**63 - 1
+# GitHub's X-GitHub-Delivery is a UUID (36 characters); room for other senders' ids, not for megabytes.
+MAX_DELIVERY_ID = 200
 
 WorkflowJobAction = Literal["queued", "waiting", "in_progress", "completed"]
 ACTIONS: frozenset[str] = frozenset({"queued", "waiting", "in_progress", "completed"})
@@ -206,6 +211,8 @@ def _int(value: Any, what: str) -> int:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise MalformedWebhook(f"{what} must be a non-negative integer")
+    if value > MAX_ID:  # SQLite's integers are signed 64-bit: a larger one is no id GitHub sends
+        raise MalformedWebhook(f"{what} must be at most {MAX_ID}")
     return value
 
 
