@@ -423,3 +423,22 @@ def test_warm_label_sets_resolve_like_a_jobs_under_the_pools_policy_and_fit_max_
     assert only == [
         "pool.yaml:14:5: warm: warm runners are registered for the whole owner: give github.owner, not repositories"
     ], only
+
+
+def test_warm_entries_beside_a_wrong_default_backend_give_user_errors_not_an_internal_one() -> None:
+    text = (
+        HEAD
+        + GITHUB
+        + "  defaultBackend: nosuch\n"  # 11
+        + "  limits: {maxRunners: 1}\n"  # 12
+        + "  warm:\n"  # 13
+        + "    - {labels: [self-hosted, sengu, linux], count: 3}\n"  # 14
+        + "    - {labels: [sengu, linux, self-hosted], count: 1}\n"  # 15
+        + "  backends:\n"  # 16
+        + "    - {name: local, local: {command: [run, '{jitconfig}']}}\n"  # 17
+    )
+    assert problems(text) == [
+        "pool.yaml:11:19: defaultBackend: 'nosuch' is not a backend; backends: local",
+        "pool.yaml:14:5: warm: 4 warm runners exceed limits.maxRunners (1)",
+        "pool.yaml:15:16: labels: the same label set as warm[0]; give one entry a larger count",
+    ]

@@ -644,6 +644,15 @@ def _raw_shape(spec: Any) -> _Shape | None:
 def cross_problems(spec: RunnerPoolSpec | _Shape) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Problems between fields, each at the field it is about (a location relative to the spec)."""
     shape = spec if isinstance(spec, _Shape) else _shape(spec)
+    found = list(_between_fields(shape))
+    yield from found
+    if isinstance(spec, RunnerPoolSpec):
+        # Resolving warm labels as a job's needs backends, roles and policy that hold together: with any
+        # problem above, only the warm checks that need no resolving are made.
+        yield from warm_problems(spec, resolve=not found)
+
+
+def _between_fields(shape: _Shape) -> Iterator[tuple[tuple[str | int, ...], str]]:
     if shape.github_problems:
         yield ("github",), "; ".join(shape.github_problems)
     names = shape.backend_names
@@ -688,14 +697,12 @@ def cross_problems(spec: RunnerPoolSpec | _Shape) -> Iterator[tuple[tuple[str | 
                     (*at, "repositories", g_index),
                     f"{glob!r} matches no repository this pool serves ({shape.github.scope})",
                 )
-    if isinstance(spec, RunnerPoolSpec):  # resolving warm labels needs the whole valid spec
-        yield from warm_problems(spec)
 
 
-def warm_problems(spec: RunnerPoolSpec) -> Iterator[tuple[tuple[str | int, ...], str]]:
+def warm_problems(spec: RunnerPoolSpec, *, resolve: bool = True) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Each warm label set must resolve as a job's labels would, for every repository the pool's policy
     names: GitHub hands a warm runner to any job of the owner whose labels it covers, whatever our policy
-    says about that job's repository."""
+    says about that job's repository. Without `resolve`, only what needs no resolving is checked."""
     from sengu.runners.labels import Launch, resolve_labels
 
     if not spec.warm:
@@ -714,7 +721,7 @@ def warm_problems(spec: RunnerPoolSpec) -> Iterator[tuple[tuple[str | int, ...],
             yield at, f"the same label set as warm[{keys[key]}]; give one entry a larger count"
             continue
         keys[key] = index
-        for repository, who in _policy_repositories(spec).items():
+        for repository, who in _policy_repositories(spec).items() if resolve else ():
             answer = resolve_labels(spec, entry.labels, repository)
             if answer is None:
                 yield at, "warm labels must include self-hosted and sengu, as a job's runs-on does"
