@@ -442,3 +442,23 @@ def test_warm_entries_beside_a_wrong_default_backend_give_user_errors_not_an_int
         "pool.yaml:14:5: warm: 4 warm runners exceed limits.maxRunners (1)",
         "pool.yaml:15:16: labels: the same label set as warm[0]; give one entry a larger count",
     ]
+
+
+def test_warm_problems_come_with_the_field_problems() -> None:
+    text = (
+        HEAD
+        + GITHUB
+        + "  limits: {maxRunners: 2, bootTimeout: 10x}\n"  # 11
+        + "  warm:\n"  # 12
+        + "    - {labels: [self-hosted, sengu, linux], count: 3}\n"  # 13
+        + "    - {labels: [sengu, linux, self-hosted], count: 1}\n"  # 14
+        + "  backends:\n"  # 15
+        + "    - {name: Bad_Name, local: {command: [run, '{jitconfig}']}}\n"  # 16
+    )
+    assert problems(text) == [
+        "pool.yaml:11:40: bootTimeout: '10x' is not a duration: use e.g. 90s, 10m, 6h, 1h30m or a number of seconds",
+        "pool.yaml:13:5: warm: 4 warm runners exceed limits.maxRunners (2)",
+        "pool.yaml:14:16: labels: the same label set as warm[0]; give one entry a larger count",
+        "pool.yaml:16:14: name: 'Bad_Name' is not a valid name: lowercase letters, digits and '-', at most 63 "
+        "characters, starting and ending with a letter or digit",
+    ]

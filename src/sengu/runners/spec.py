@@ -552,6 +552,8 @@ class _Shape:
     policy: tuple[_PolicyShape, ...]
     github: GitHub | None
     github_problems: tuple[str, ...] = ()  # github's own checks between fields, when github did not validate
+    warm: tuple[tuple[tuple[str, ...] | None, int | None], ...] = ()  # (labels, count) of each warm entry
+    max_runners: int | None = None
 
 
 def _shape(spec: RunnerPoolSpec) -> _Shape:
@@ -572,7 +574,13 @@ def _shape(spec: RunnerPoolSpec) -> _Shape:
             for e in spec.policy
         ),
         github=spec.github,
+        warm=tuple((tuple(w.labels), w.count) for w in spec.warm),
+        max_runners=spec.limits.max_runners,
     )
+
+
+def _count_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
 
 
 def _strings_or_none(value: Any) -> tuple[str, ...] | None:
@@ -627,6 +635,13 @@ def _raw_shape(spec: Any) -> _Shape | None:
         if isinstance(raw_github, dict):
             github_problems = tuple(_github_problems(raw_github))
     default = spec.get("defaultBackend")
+    raw_warm = spec.get("warm")
+    warm = tuple(
+        (_strings_or_none(e.get("labels")), _count_or_none(e.get("count"))) if isinstance(e, dict) else (None, None)
+        for e in (raw_warm if isinstance(raw_warm, list) else [])
+    )
+    limits = spec.get("limits")
+    raw_max = limits.get("maxRunners", 100) if isinstance(limits, dict) else 100 if limits is None else None
     return _Shape(
         # Backends that are not a list: nothing is known about them (their own problem is reported).
         backend_names=names if isinstance(raw_backends, list) else (None,),
@@ -638,6 +653,8 @@ def _raw_shape(spec: Any) -> _Shape | None:
         policy=tuple(replace(p, roles=None) if roles is None else p for p in policy),
         github=github,
         github_problems=github_problems,
+        warm=warm,
+        max_runners=_count_or_none(raw_max),
     )
 
 
@@ -646,6 +663,7 @@ def cross_problems(spec: RunnerPoolSpec | _Shape) -> Iterator[tuple[tuple[str | 
     shape = spec if isinstance(spec, _Shape) else _shape(spec)
     found = list(_between_fields(shape))
     yield from found
+    yield from _warm_shape_problems(shape)
     if isinstance(spec, RunnerPoolSpec):
         # Resolving warm labels as a job's needs backends, roles and policy that hold together: with any
         # problem above, only the warm checks that need no resolving are made.
@@ -699,29 +717,43 @@ def _between_fields(shape: _Shape) -> Iterator[tuple[tuple[str | int, ...], str]
                 )
 
 
+def _warm_shape_problems(shape: _Shape) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """The warm checks that need no resolving, so also made when other fields are wrong."""
+    if not shape.warm:
+        return
+    if shape.github is not None and shape.github.owner is None:
+        yield ("warm",), "warm runners are registered for the whole owner: give github.owner, not repositories"
+        return
+    counts = [count for _, count in shape.warm]
+    total = sum(count for count in counts if count is not None)
+    if shape.max_runners is not None and None not in counts and total > shape.max_runners:
+        yield ("warm",), f"{total} warm runners exceed limits.maxRunners ({shape.max_runners})"
+    keys: dict[tuple[str, ...], int] = {}
+    for index, (labels, _) in enumerate(shape.warm):
+        if labels is None:
+            continue
+        key = warm_key(labels)
+        if key in keys:
+            yield ("warm", index, "labels"), f"the same label set as warm[{keys[key]}]; give one entry a larger count"
+        keys.setdefault(key, index)
+
+
 def warm_problems(spec: RunnerPoolSpec, *, resolve: bool = True) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Each warm label set must resolve as a job's labels would, for every repository the pool's policy
     names: GitHub hands a warm runner to any job of the owner whose labels it covers, whatever our policy
-    says about that job's repository. Without `resolve`, only what needs no resolving is checked."""
+    says about that job's repository. The checks that need no resolving are _warm_shape_problems'."""
     from sengu.runners.labels import Launch, resolve_labels
 
-    if not spec.warm:
+    if not spec.warm or spec.github.owner is None or not resolve:
         return
-    if spec.github.owner is None:
-        yield ("warm",), "warm runners are registered for the whole owner: give github.owner, not repositories"
-        return
-    total = sum(w.count for w in spec.warm)
-    if total > spec.limits.max_runners:
-        yield ("warm",), f"{total} warm runners exceed limits.maxRunners ({spec.limits.max_runners})"
-    keys: dict[tuple[str, ...], int] = {}
+    keys: set[tuple[str, ...]] = set()
     for index, entry in enumerate(spec.warm):
-        at: tuple[str | int, ...] = ("warm", index, "labels")
         key = warm_key(entry.labels)
-        if key in keys:
-            yield at, f"the same label set as warm[{keys[key]}]; give one entry a larger count"
+        if key in keys:  # a duplicate: reported once, as such
             continue
-        keys[key] = index
-        for repository, who in _policy_repositories(spec).items() if resolve else ():
+        keys.add(key)
+        at: tuple[str | int, ...] = ("warm", index, "labels")
+        for repository, who in _policy_repositories(spec).items():
             answer = resolve_labels(spec, entry.labels, repository)
             if answer is None:
                 yield at, "warm labels must include self-hosted and sengu, as a job's runs-on does"
