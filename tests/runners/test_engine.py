@@ -768,3 +768,17 @@ def test_numbers_past_64_bits_and_an_overlong_delivery_id_are_malformed_not_inte
                 assert registry.get_sample_value("sengu_runners_deliveries_total", malformed) == len(bodies)
 
     asyncio.run(scenario())
+
+
+def test_a_delivery_stored_before_a_restart_is_read_back_and_processed_after_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            job = fake.queue_job("my-org/app", LABELS)
+            async with serving(tmp_path, fake) as (_, url):
+                assert (await deliver(url, fake, job, "queued")).status_code == 202
+            assert fake.runners == []  # stored, not processed: the engine stopped first
+            async with serving(tmp_path, fake) as (engine, _):
+                assert await engine.process_pending() == 1
+                assert await launched(engine, job) == f"ci-{job.id}-1-1"
+
+    asyncio.run(scenario())

@@ -8,6 +8,7 @@ organisations, served by a pool each, gets each organisation's jobs to its own p
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -202,4 +203,30 @@ def test_a_hundred_large_posts_at_once_stay_within_one_memory_budget(tmp_path: P
             headers, body = fake.webhook_delivery(job, "queued", delivery_id="d-after")
             assert httpx.post(url, content=body, headers=headers, timeout=60).status_code == 202
     print(f"sengu up memory (kB) after 100 chunked 30 MB posts at once: {peak}")
+    assert peak["VmHWM"] < RSS_LIMIT_KB, peak
+
+
+@pytest.mark.timeout(300)
+def test_a_valid_delivery_near_the_cap_is_stored_and_processed_within_the_memory_bar(tmp_path: Path) -> None:
+    """Held once as it is read (no second copy), parsed once at intake (processing does not read it back)."""
+    with FakeGitHub(webhook_secret="s3cret") as fake:
+        runner = tmp_path / "runner.sh"
+        runner.write_text("#!/bin/sh\nexec sleep 60\n")
+        runner.chmod(0o755)
+        pool = fake.write_pool(tmp_path, runner, more="  rejections: {checkRun: false}\n")
+        with SenguUp([pool], tmp_path / "home", tmp_path / "sengu.log") as sengu:
+            job = fake.queue_job("my-org/app", ["self-hosted", "sengu", "local"])
+            headers, small = fake.webhook_delivery(job, "queued", delivery_id="d-24mb")
+            payload = json.loads(small)
+            payload["padding"] = "x" * (24 * MB)  # GitHub adds fields over time: unknown ones are ignored
+            body = json.dumps(payload).encode()
+            headers["X-Hub-Signature-256"] = fake.sign(body)
+            answer = httpx.post(sengu.url, content=body, headers=headers, timeout=120)
+            assert answer.status_code == 202, answer.text
+            deadline = time.monotonic() + 60
+            while not fake.runners:  # processed: the job got its runner
+                assert time.monotonic() < deadline, sengu.log_path.read_text()[-2000:]
+                time.sleep(0.2)
+            peak = memory_kb(sengu.proc.pid)
+    print(f"sengu up memory (kB) after a 24 MB delivery stored and processed: {peak}")
     assert peak["VmHWM"] < RSS_LIMIT_KB, peak

@@ -40,7 +40,14 @@ from sengu.runners.labels import Launch, Rejection, resolve_labels
 from sengu.runners.reports import RejectionReporter
 from sengu.runners.spec import RunnerPool, warm_key
 from sengu.runners.store import PRUNE_BATCH, UNBOUND, Delivery, RunnerStore
-from sengu.runners.webhook import MAX_DELIVERY_ID, MAX_PAYLOAD, MalformedWebhook, parse_workflow_job, verify_signature
+from sengu.runners.webhook import (
+    MAX_DELIVERY_ID,
+    MAX_PAYLOAD,
+    MalformedWebhook,
+    WorkflowJobEvent,
+    parse_workflow_job,
+    verify_signature,
+)
 
 log = logging.getLogger("sengu.runners")
 
@@ -120,6 +127,9 @@ class RunnerEngine:
         self._launching: dict[str, asyncio.Task[None]] = {}  # runner name → its launch in flight
         self._launch_slots = asyncio.Semaphore(concurrent_launches)
         self._bodies = BodyBudget()  # every request's body being read or handled, at once
+        # Deliveries stored and parsed at intake, until processed: processing does not read and parse a
+        # body (up to 25 MB) a second time. Those stored before a restart are read from the store.
+        self._parsed: dict[str, WorkflowJobEvent] = {}
         self._retiring: set[str] = set()  # warm runners being stopped: no job may take them
         # Every runner metric has a `pool` label; a delivery no pool's secret verified has pool="".
         self.deliveries = Counter(
@@ -300,6 +310,8 @@ class RunnerEngine:
         new = self.runners.add_delivery(
             delivery, "workflow_job", body, self.clock.now(), pools=[p.name for p in pools], job=parsed.key
         )
+        if new:
+            self._parsed[delivery] = parsed
         self._count("stored" if new else "duplicate", pools)
         self._wake.set()
         return JSONResponse({"stored": True, "duplicate": not new}, status_code=202)
@@ -341,7 +353,9 @@ class RunnerEngine:
         return done
 
     async def _handle(self, delivery: Delivery) -> None:
-        parsed = parse_workflow_job(delivery.body, delivery.event or None)
+        parsed = self._parsed.pop(delivery.delivery_id, None)
+        if parsed is None:
+            parsed = parse_workflow_job(self.runners.delivery_body(delivery.delivery_id), delivery.event or None)
         routed = [self.pools[name] for name in delivery.pools if name in self.pools]
         if parsed is None or not routed:
             return
