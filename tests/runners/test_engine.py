@@ -10,7 +10,8 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -698,5 +699,86 @@ def test_deliveries_past_their_retention_are_deleted_but_an_open_jobs_are_kept(t
                 clock.advance(86400)
                 assert await engine.prune() == 2
                 assert engine.runners.delivery_ids() == ["d-pending"]  # never processed: kept
+
+    asyncio.run(scenario())
+
+
+def test_one_pools_failing_round_does_not_stop_the_other_pools_timeouts(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret", installations={"other-org": 679}) as fake:
+            runner = runner_script(tmp_path)
+            quiet = "  rejections: {checkRun: false}\n"
+            files = [
+                fake.write_pool(tmp_path, runner, name="broken", owner="other-org", file="broken.yaml", more=quiet),
+                fake.write_pool(
+                    tmp_path, runner, name="ci", file="ci.yaml", more=quiet + "  limits: {bootTimeout: 1s}\n"
+                ),
+            ]
+            async with serving(tmp_path, fake, files=files) as (engine, url):
+                assert list(engine.pools) == ["broken", "ci"]  # the broken pool's round comes first
+                # A bug in one pool's round (here: limits no load would let through, so `now - limit` overflows)
+                broken = engine.pools["broken"]
+                broken.limits = replace(broken.limits, boot_timeout=timedelta(days=999_999_999))
+                with pytest.raises(OverflowError):
+                    await engine._tick_pool(broken)
+                job = fake.queue_job("my-org/app", LABELS)
+                await deliver(url, fake, job, "queued")
+                await engine.process_pending()
+                assert await launched(engine, job) == f"ci-{job.id}-1-1"
+                await asyncio.sleep(1.2)
+                await engine.tick()
+                assert await launched(engine, job) == f"ci-{job.id}-1-2"  # ci's boot timeout still replaced it
+
+    asyncio.run(scenario())
+
+
+def test_numbers_past_64_bits_and_an_overlong_delivery_id_are_malformed_not_internal_errors(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        registry = CollectorRegistry()
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            async with serving(tmp_path, fake, registry=registry) as (engine, url):
+                job = fake.queue_job("my-org/app", LABELS)
+                _, good = fake.webhook_delivery(job, "queued")
+                bodies = []
+                for where, field, value in [
+                    ("workflow_job", "id", 2**70),
+                    ("workflow_job", "run_attempt", 2**64),
+                    ("workflow_job", "run_id", 2**70),
+                    ("workflow_job", "runner_id", 2**63),
+                    ("installation", "id", 2**70),
+                ]:
+                    payload = json.loads(good)
+                    payload[where][field] = value
+                    bodies.append((f"d-{where}-{field}", json.dumps(payload).encode()))
+                bodies.append(("d" * 201, good))  # GitHub's delivery ids are UUIDs
+                async with httpx.AsyncClient() as client:
+                    for delivery, body in bodies:
+                        headers = {
+                            "X-GitHub-Event": "workflow_job",
+                            "X-GitHub-Delivery": delivery,
+                            "X-Hub-Signature-256": fake.sign(body),
+                            "Content-Type": "application/json",
+                        }
+                        answer = await client.post(url, content=body, headers=headers)
+                        assert answer.status_code == 400, (delivery[:30], answer.status_code, answer.text)
+                    assert stored_deliveries(engine) == 0
+                    headers, body = fake.webhook_delivery(job, "queued", delivery_id="d" * 200)
+                    assert (await client.post(url, content=body, headers=headers)).status_code == 202
+                malformed = {"pool": "ci", "result": "malformed"}
+                assert registry.get_sample_value("sengu_runners_deliveries_total", malformed) == len(bodies)
+
+    asyncio.run(scenario())
+
+
+def test_a_delivery_stored_before_a_restart_is_read_back_and_processed_after_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        with FakeGitHub(webhook_secret="s3cret") as fake:
+            job = fake.queue_job("my-org/app", LABELS)
+            async with serving(tmp_path, fake) as (_, url):
+                assert (await deliver(url, fake, job, "queued")).status_code == 202
+            assert fake.runners == []  # stored, not processed: the engine stopped first
+            async with serving(tmp_path, fake) as (engine, _):
+                assert await engine.process_pending() == 1
+                assert await launched(engine, job) == f"ci-{job.id}-1-1"
 
     asyncio.run(scenario())

@@ -8,6 +8,7 @@ organisations, served by a pool each, gets each organisation's jobs to its own p
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
@@ -169,3 +170,63 @@ def test_a_delivery_past_the_25_mb_cap_gets_413_and_is_never_held(tmp_path: Path
     finally:
         conn.close()
     assert stored == ["d-small"]
+
+
+@pytest.mark.timeout(400)
+def test_a_hundred_large_posts_at_once_stay_within_one_memory_budget(tmp_path: Path) -> None:
+    """Bodies being read are held until their end (the signature covers all of it): however many arrive at
+    once, what they hold together is bounded. A post that finds the budget taken gets 503 + Retry-After."""
+    with FakeGitHub(webhook_secret="s3cret") as fake:
+        runner = tmp_path / "runner.sh"
+        runner.write_text("#!/bin/sh\nexec sleep 60\n")
+        runner.chmod(0o755)
+        pool = fake.write_pool(tmp_path, runner, more="  rejections: {checkRun: false}\n")
+        with SenguUp([pool], tmp_path / "home", tmp_path / "sengu.log") as sengu:
+            url, pid = sengu.url, sengu.proc.pid
+            big = b"{" + b" " * (30 * MB - 1)
+            forged = {
+                "X-GitHub-Event": "workflow_job",
+                "X-GitHub-Delivery": "d-forged",
+                "X-Hub-Signature-256": "sha256=" + "0" * 64,
+                "Content-Type": "application/json",
+            }
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+            with httpx.Client(timeout=300, limits=limits) as client, ThreadPoolExecutor(100) as senders:
+                posts = [senders.submit(client.post, url, content=chunked(big), headers=forged) for _ in range(100)]
+                answers = [p.result() for p in posts]
+            peak = memory_kb(pid)
+            assert {a.status_code for a in answers} <= {413, 503}, {a.status_code for a in answers}
+            assert all(a.headers.get("retry-after") == "1" for a in answers if a.status_code == 503)
+
+            # Afterwards the budget is whole again: a real delivery is taken.
+            job = fake.queue_job("my-org/app", ["linux"])
+            headers, body = fake.webhook_delivery(job, "queued", delivery_id="d-after")
+            assert httpx.post(url, content=body, headers=headers, timeout=60).status_code == 202
+    print(f"sengu up memory (kB) after 100 chunked 30 MB posts at once: {peak}")
+    assert peak["VmHWM"] < RSS_LIMIT_KB, peak
+
+
+@pytest.mark.timeout(300)
+def test_a_valid_delivery_near_the_cap_is_stored_and_processed_within_the_memory_bar(tmp_path: Path) -> None:
+    """Held once as it is read (no second copy), parsed once at intake (processing does not read it back)."""
+    with FakeGitHub(webhook_secret="s3cret") as fake:
+        runner = tmp_path / "runner.sh"
+        runner.write_text("#!/bin/sh\nexec sleep 60\n")
+        runner.chmod(0o755)
+        pool = fake.write_pool(tmp_path, runner, more="  rejections: {checkRun: false}\n")
+        with SenguUp([pool], tmp_path / "home", tmp_path / "sengu.log") as sengu:
+            job = fake.queue_job("my-org/app", ["self-hosted", "sengu", "local"])
+            headers, small = fake.webhook_delivery(job, "queued", delivery_id="d-24mb")
+            payload = json.loads(small)
+            payload["padding"] = "x" * (24 * MB)  # GitHub adds fields over time: unknown ones are ignored
+            body = json.dumps(payload).encode()
+            headers["X-Hub-Signature-256"] = fake.sign(body)
+            answer = httpx.post(sengu.url, content=body, headers=headers, timeout=120)
+            assert answer.status_code == 202, answer.text
+            deadline = time.monotonic() + 60
+            while not fake.runners:  # processed: the job got its runner
+                assert time.monotonic() < deadline, sengu.log_path.read_text()[-2000:]
+                time.sleep(0.2)
+            peak = memory_kb(sengu.proc.pid)
+    print(f"sengu up memory (kB) after a 24 MB delivery stored and processed: {peak}")
+    assert peak["VmHWM"] < RSS_LIMIT_KB, peak

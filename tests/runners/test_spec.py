@@ -336,6 +336,28 @@ def test_bad_durations(text: object) -> None:
         parse_duration(text)
 
 
+def test_durations_past_a_year_are_refused_where_they_are_written() -> None:
+    backend = "  backends: [{name: l, local: {command: [run, '{jitconfig}']}}]\n"  # 11
+    limits = (
+        "  limits:\n"  # 12
+        "    maxJobDuration: 999999d\n"  # 13
+        "    bootTimeout: 99999999999999999999\n"  # 14
+        "    idleTimeout: 366d\n"  # 15
+        "    deliveryRetention: 10000000000d\n"  # 16
+        "    reconcileInterval: 365d\n"  # 17: a year is allowed
+    )
+    text = HEAD + GITHUB + backend + limits
+    too_long = "seconds is too long: at most 365d (31536000 seconds)"
+    assert problems(text) == [
+        f"pool.yaml:13:21: maxJobDuration: 86399913600 {too_long}",
+        f"pool.yaml:14:18: bootTimeout: 99999999999999999999 {too_long}",
+        f"pool.yaml:15:18: idleTimeout: 31622400 {too_long}",
+        f"pool.yaml:16:24: deliveryRetention: 864000000000000 {too_long}",
+    ]
+    pool = load(HEAD + GITHUB + backend + "  limits: {maxJobDuration: 365d}\n")
+    assert pool.spec.limits.max_job_duration == 365 * 86400
+
+
 @given(st.integers(0, 9), st.integers(0, 30), st.integers(0, 200), st.integers(0, 5000))
 def test_duration_parts_add_up(d: int, h: int, m: int, s: int) -> None:
     parts = [(d, "d"), (h, "h"), (m, "m"), (s, "s")]
@@ -401,3 +423,42 @@ def test_warm_label_sets_resolve_like_a_jobs_under_the_pools_policy_and_fit_max_
     assert only == [
         "pool.yaml:14:5: warm: warm runners are registered for the whole owner: give github.owner, not repositories"
     ], only
+
+
+def test_warm_entries_beside_a_wrong_default_backend_give_user_errors_not_an_internal_one() -> None:
+    text = (
+        HEAD
+        + GITHUB
+        + "  defaultBackend: nosuch\n"  # 11
+        + "  limits: {maxRunners: 1}\n"  # 12
+        + "  warm:\n"  # 13
+        + "    - {labels: [self-hosted, sengu, linux], count: 3}\n"  # 14
+        + "    - {labels: [sengu, linux, self-hosted], count: 1}\n"  # 15
+        + "  backends:\n"  # 16
+        + "    - {name: local, local: {command: [run, '{jitconfig}']}}\n"  # 17
+    )
+    assert problems(text) == [
+        "pool.yaml:11:19: defaultBackend: 'nosuch' is not a backend; backends: local",
+        "pool.yaml:14:5: warm: 4 warm runners exceed limits.maxRunners (1)",
+        "pool.yaml:15:16: labels: the same label set as warm[0]; give one entry a larger count",
+    ]
+
+
+def test_warm_problems_come_with_the_field_problems() -> None:
+    text = (
+        HEAD
+        + GITHUB
+        + "  limits: {maxRunners: 2, bootTimeout: 10x}\n"  # 11
+        + "  warm:\n"  # 12
+        + "    - {labels: [self-hosted, sengu, linux], count: 3}\n"  # 13
+        + "    - {labels: [sengu, linux, self-hosted], count: 1}\n"  # 14
+        + "  backends:\n"  # 15
+        + "    - {name: Bad_Name, local: {command: [run, '{jitconfig}']}}\n"  # 16
+    )
+    assert problems(text) == [
+        "pool.yaml:11:40: bootTimeout: '10x' is not a duration: use e.g. 90s, 10m, 6h, 1h30m or a number of seconds",
+        "pool.yaml:13:5: warm: 4 warm runners exceed limits.maxRunners (2)",
+        "pool.yaml:14:16: labels: the same label set as warm[0]; give one entry a larger count",
+        "pool.yaml:16:14: name: 'Bad_Name' is not a valid name: lowercase letters, digits and '-', at most 63 "
+        "characters, starting and ending with a letter or digit",
+    ]

@@ -34,12 +34,20 @@ from sengu.core.notify import read_secret
 from sengu.core.store import Store
 from sengu.runners import machine
 from sengu.runners.backends.base import RUNNER_TAG, SPOT_INTERRUPTION, Backend, BackendError, Handle
+from sengu.runners.bodies import BodyBudget, Busy, HeldBody
 from sengu.runners.github import GitHubApp, GitHubError, RateBudget, RunnerBusy, RunnerNotRemovable
 from sengu.runners.labels import Launch, Rejection, resolve_labels
 from sengu.runners.reports import RejectionReporter
 from sengu.runners.spec import RunnerPool, warm_key
 from sengu.runners.store import PRUNE_BATCH, UNBOUND, Delivery, RunnerStore
-from sengu.runners.webhook import MAX_PAYLOAD, MalformedWebhook, parse_workflow_job, verify_signature
+from sengu.runners.webhook import (
+    MAX_DELIVERY_ID,
+    MAX_PAYLOAD,
+    MalformedWebhook,
+    WorkflowJobEvent,
+    parse_workflow_job,
+    verify_signature,
+)
 
 log = logging.getLogger("sengu.runners")
 
@@ -51,10 +59,6 @@ LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120
 # Seconds a job runs: from a minute-long lint to maxJobDuration's default 6 h and beyond.
 DURATION_BUCKETS = (10, 30, 60, 120, 300, 600, 900, 1800, 2700, 3600, 5400, 7200, 10800, 14400, 21600, 43200, 86400)
 PRUNE_EVERY_S = 600.0  # deliveries past their retention are deleted this often
-# A workflow_job payload is ~10 KB. Bodies past LARGE_BODY are held by at most LARGE_BODIES requests at once,
-# so many large posts (authentic or not: that is known only at the end) cannot add up to gigabytes.
-LARGE_BODY = 1024 * 1024
-LARGE_BODIES = 1
 
 
 @dataclass
@@ -82,7 +86,7 @@ class PoolRuntime:
             return list(gh.repositories)
         return [r for r in await self.github.installation_repositories() if gh.serves(r)]
 
-    def signed(self, body: bytes, signature: str) -> bool:
+    def signed(self, body: bytes | bytearray, signature: str) -> bool:
         return any(verify_signature(secret, body, signature) for secret in self.webhook_secrets)
 
     def serves(self, installation_id: int | None, repository: str) -> bool:
@@ -122,7 +126,10 @@ class RunnerEngine:
         self._work: set[asyncio.Task[None]] = set()
         self._launching: dict[str, asyncio.Task[None]] = {}  # runner name → its launch in flight
         self._launch_slots = asyncio.Semaphore(concurrent_launches)
-        self._large_bodies = asyncio.Semaphore(LARGE_BODIES)
+        self._bodies = BodyBudget()  # every request's body being read or handled, at once
+        # Deliveries stored and parsed at intake, until processed: processing does not read and parse a
+        # body (up to 25 MB) a second time. Those stored before a restart are read from the store.
+        self._parsed: dict[str, WorkflowJobEvent] = {}
         self._retiring: set[str] = set()  # warm runners being stopped: no job may take them
         # Every runner metric has a `pool` label; a delivery no pool's secret verified has pool="".
         self.deliveries = Counter(
@@ -251,10 +258,23 @@ class RunnerEngine:
         if length.isdigit() and int(length) > MAX_PAYLOAD:
             return self._too_large()  # before reading a byte of it
         signature = request.headers.get("x-hub-signature-256")
-        # Unsigned bodies are read only to tell "too large" from "not signed", and kept nowhere.
-        body = await _read_capped(request, keep=signature is not None, large=self._large_bodies)
-        if body is None:
-            return self._too_large()
+        held = HeldBody(self._bodies)
+        try:
+            # Unsigned bodies are read only to tell "too large" from "not signed", and kept nowhere.
+            body = await held.read(request, keep=signature is not None)
+            if body is None:
+                return self._too_large()
+            return self._judge(request, body, signature)
+        except Busy:
+            self._count("busy", [])
+            return JSONResponse(
+                {"error": "busy reading other deliveries; retry"}, status_code=503, headers={"Retry-After": "1"}
+            )
+        finally:
+            held.release()
+
+    def _judge(self, request: Request, body: bytearray, signature: str | None) -> Response:
+        """A body read whole: verified, parsed, routed and stored."""
         signed = [p for p in self.pools.values() if signature is not None and p.signed(body, signature)]
         if not signed:
             self._count("bad_signature", [])
@@ -264,6 +284,12 @@ class RunnerEngine:
             self._count("malformed", signed)
             log.warning("runners: a signed delivery without X-GitHub-Delivery refused")
             return JSONResponse({"error": "missing X-GitHub-Delivery"}, status_code=400)
+        if len(delivery) > MAX_DELIVERY_ID:
+            self._count("malformed", signed)
+            log.warning("runners: a signed delivery with a %d-character X-GitHub-Delivery refused", len(delivery))
+            return JSONResponse(
+                {"error": f"X-GitHub-Delivery longer than {MAX_DELIVERY_ID} characters"}, status_code=400
+            )
         event = request.headers.get("x-github-event")
         try:
             parsed = parse_workflow_job(body, event)
@@ -284,6 +310,8 @@ class RunnerEngine:
         new = self.runners.add_delivery(
             delivery, "workflow_job", body, self.clock.now(), pools=[p.name for p in pools], job=parsed.key
         )
+        if new:
+            self._parsed[delivery] = parsed
         self._count("stored" if new else "duplicate", pools)
         self._wake.set()
         return JSONResponse({"stored": True, "duplicate": not new}, status_code=202)
@@ -325,7 +353,9 @@ class RunnerEngine:
         return done
 
     async def _handle(self, delivery: Delivery) -> None:
-        parsed = parse_workflow_job(delivery.body, delivery.event or None)
+        parsed = self._parsed.pop(delivery.delivery_id, None)
+        if parsed is None:
+            parsed = parse_workflow_job(self.runners.delivery_body(delivery.delivery_id), delivery.event or None)
         routed = [self.pools[name] for name in delivery.pools if name in self.pools]
         if parsed is None or not routed:
             return
@@ -730,13 +760,16 @@ class RunnerEngine:
                 log.exception("runners: %s failed", getattr(work, "__name__", work))
 
     async def _each_pool(self, work: Callable[[PoolRuntime], Awaitable[None]]) -> None:
-        """`work` for every pool; one pool's GitHub or backend failing (a revoked key, a rate limit) does not
-        keep the pools after it waiting."""
+        """`work` for every pool; one pool's GitHub or backend failing (a revoked key, a rate limit), or a bug
+        in one pool's round, does not keep the pools after it waiting."""
         for runtime in self.pools.values():
+            what = getattr(work, "__name__", "work").strip("_")
             try:
                 await work(runtime)
             except (GitHubError, BackendError) as exc:
-                log.warning("%s: %s: %s", runtime.name, getattr(work, "__name__", "work").strip("_"), exc)
+                log.warning("%s: %s: %s", runtime.name, what, exc)
+            except Exception:
+                log.exception("%s: %s failed", runtime.name, what)
 
     async def reconcile(self) -> None:
         """Jobs GitHub has queued that we missed, and what became of the jobs we hold."""
@@ -928,25 +961,6 @@ class RunnerEngine:
                     on_demand = resolve_labels(runtime.pool.spec, job.labels, job.repository, capacity="on-demand")
                     stopped = machine.ComputeStopped(now.reason, spot, isinstance(on_demand, Launch))
                     await self.apply(runtime, job.key, stopped)
-
-
-async def _read_capped(request: Request, *, keep: bool, large: asyncio.Semaphore) -> bytes | None:
-    """The body, or None as soon as it passes MAX_PAYLOAD (a chunked body has no length to check first).
-    With `keep` false, the bytes are counted and dropped. Past LARGE_BODY, reading waits for `large`."""
-    kept = bytearray()
-    size = 0
-    waited = False
-    async with contextlib.AsyncExitStack() as stack:
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_PAYLOAD:
-                return None
-            if keep:
-                if size > LARGE_BODY and not waited:
-                    await stack.enter_async_context(large)
-                    waited = True
-                kept += chunk
-    return bytes(kept)
 
 
 def _job_from(about: machine.Queued | None, now: datetime) -> machine.Job:

@@ -133,9 +133,21 @@ def _command(value: list[str]) -> list[str]:
     return value
 
 
+# Every limit is a timeout or a retention: a year is past any sensible one, and far enough from where
+# `now - duration` overflows a datetime (which would stop every pool's timeouts, not only this one's).
+MAX_DURATION_S = 365 * 86400
+
+
+def _at_most_a_year(seconds: int) -> int:
+    if seconds > MAX_DURATION_S:
+        raise ValueError(f"{seconds} seconds is too long: at most 365d ({MAX_DURATION_S} seconds)")
+    return seconds
+
+
 Duration = Annotated[
     int,
     BeforeValidator(parse_duration),
+    AfterValidator(_at_most_a_year),
     # Kubernetes' int-or-string: the API server then takes both `600` and `10m`; the operator parses.
     WithJsonSchema({"anyOf": [{"type": "integer"}, {"type": "string"}]}),
 ]
@@ -540,6 +552,8 @@ class _Shape:
     policy: tuple[_PolicyShape, ...]
     github: GitHub | None
     github_problems: tuple[str, ...] = ()  # github's own checks between fields, when github did not validate
+    warm: tuple[tuple[tuple[str, ...] | None, int | None], ...] = ()  # (labels, count) of each warm entry
+    max_runners: int | None = None
 
 
 def _shape(spec: RunnerPoolSpec) -> _Shape:
@@ -560,7 +574,13 @@ def _shape(spec: RunnerPoolSpec) -> _Shape:
             for e in spec.policy
         ),
         github=spec.github,
+        warm=tuple((tuple(w.labels), w.count) for w in spec.warm),
+        max_runners=spec.limits.max_runners,
     )
+
+
+def _count_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else None
 
 
 def _strings_or_none(value: Any) -> tuple[str, ...] | None:
@@ -615,6 +635,13 @@ def _raw_shape(spec: Any) -> _Shape | None:
         if isinstance(raw_github, dict):
             github_problems = tuple(_github_problems(raw_github))
     default = spec.get("defaultBackend")
+    raw_warm = spec.get("warm")
+    warm = tuple(
+        (_strings_or_none(e.get("labels")), _count_or_none(e.get("count"))) if isinstance(e, dict) else (None, None)
+        for e in (raw_warm if isinstance(raw_warm, list) else [])
+    )
+    limits = spec.get("limits")
+    raw_max = limits.get("maxRunners", 100) if isinstance(limits, dict) else 100 if limits is None else None
     return _Shape(
         # Backends that are not a list: nothing is known about them (their own problem is reported).
         backend_names=names if isinstance(raw_backends, list) else (None,),
@@ -626,12 +653,24 @@ def _raw_shape(spec: Any) -> _Shape | None:
         policy=tuple(replace(p, roles=None) if roles is None else p for p in policy),
         github=github,
         github_problems=github_problems,
+        warm=warm,
+        max_runners=_count_or_none(raw_max),
     )
 
 
 def cross_problems(spec: RunnerPoolSpec | _Shape) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Problems between fields, each at the field it is about (a location relative to the spec)."""
     shape = spec if isinstance(spec, _Shape) else _shape(spec)
+    found = list(_between_fields(shape))
+    yield from found
+    yield from _warm_shape_problems(shape)
+    if isinstance(spec, RunnerPoolSpec):
+        # Resolving warm labels as a job's needs backends, roles and policy that hold together: with any
+        # problem above, only the warm checks that need no resolving are made.
+        yield from warm_problems(spec, resolve=not found)
+
+
+def _between_fields(shape: _Shape) -> Iterator[tuple[tuple[str | int, ...], str]]:
     if shape.github_problems:
         yield ("github",), "; ".join(shape.github_problems)
     names = shape.backend_names
@@ -676,32 +715,44 @@ def cross_problems(spec: RunnerPoolSpec | _Shape) -> Iterator[tuple[tuple[str | 
                     (*at, "repositories", g_index),
                     f"{glob!r} matches no repository this pool serves ({shape.github.scope})",
                 )
-    if isinstance(spec, RunnerPoolSpec):  # resolving warm labels needs the whole valid spec
-        yield from warm_problems(spec)
 
 
-def warm_problems(spec: RunnerPoolSpec) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Each warm label set must resolve as a job's labels would, for every repository the pool's policy
-    names: GitHub hands a warm runner to any job of the owner whose labels it covers, whatever our policy
-    says about that job's repository."""
-    from sengu.runners.labels import Launch, resolve_labels
-
-    if not spec.warm:
+def _warm_shape_problems(shape: _Shape) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """The warm checks that need no resolving, so also made when other fields are wrong."""
+    if not shape.warm:
         return
-    if spec.github.owner is None:
+    if shape.github is not None and shape.github.owner is None:
         yield ("warm",), "warm runners are registered for the whole owner: give github.owner, not repositories"
         return
-    total = sum(w.count for w in spec.warm)
-    if total > spec.limits.max_runners:
-        yield ("warm",), f"{total} warm runners exceed limits.maxRunners ({spec.limits.max_runners})"
+    counts = [count for _, count in shape.warm]
+    total = sum(count for count in counts if count is not None)
+    if shape.max_runners is not None and None not in counts and total > shape.max_runners:
+        yield ("warm",), f"{total} warm runners exceed limits.maxRunners ({shape.max_runners})"
     keys: dict[tuple[str, ...], int] = {}
-    for index, entry in enumerate(spec.warm):
-        at: tuple[str | int, ...] = ("warm", index, "labels")
-        key = warm_key(entry.labels)
-        if key in keys:
-            yield at, f"the same label set as warm[{keys[key]}]; give one entry a larger count"
+    for index, (labels, _) in enumerate(shape.warm):
+        if labels is None:
             continue
-        keys[key] = index
+        key = warm_key(labels)
+        if key in keys:
+            yield ("warm", index, "labels"), f"the same label set as warm[{keys[key]}]; give one entry a larger count"
+        keys.setdefault(key, index)
+
+
+def warm_problems(spec: RunnerPoolSpec, *, resolve: bool = True) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Each warm label set must resolve as a job's labels would, for every repository the pool's policy
+    names: GitHub hands a warm runner to any job of the owner whose labels it covers, whatever our policy
+    says about that job's repository. The checks that need no resolving are _warm_shape_problems'."""
+    from sengu.runners.labels import Launch, resolve_labels
+
+    if not spec.warm or spec.github.owner is None or not resolve:
+        return
+    keys: set[tuple[str, ...]] = set()
+    for index, entry in enumerate(spec.warm):
+        key = warm_key(entry.labels)
+        if key in keys:  # a duplicate: reported once, as such
+            continue
+        keys.add(key)
+        at: tuple[str | int, ...] = ("warm", index, "labels")
         for repository, who in _policy_repositories(spec).items():
             answer = resolve_labels(spec, entry.labels, repository)
             if answer is None:

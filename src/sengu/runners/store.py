@@ -134,7 +134,6 @@ def _time(text: str | None) -> datetime | None:
 class Delivery:
     delivery_id: str
     event: str
-    body: bytes
     pools: tuple[str, ...] = ()  # the pools it was routed to at intake
 
 
@@ -148,7 +147,7 @@ class RunnerStore:
         self,
         delivery_id: str,
         event: str,
-        body: bytes,
+        body: bytes | bytearray,
         now: datetime,
         *,
         pools: Sequence[str] = (),
@@ -166,7 +165,8 @@ class RunnerStore:
 
     def pending_deliveries(self, limit: int = 500) -> list[Delivery]:
         rows = self.store.query(
-            "SELECT delivery_id, event, body, pools FROM runners_deliveries WHERE processed_at IS NULL"
+            # Without bodies: one may be 25 MB, and most were parsed at intake already (RunnerEngine._parsed).
+            "SELECT delivery_id, event, pools FROM runners_deliveries WHERE processed_at IS NULL"
             " ORDER BY received_at, delivery_id LIMIT ?",
             (limit,),
         )
@@ -176,8 +176,12 @@ class RunnerStore:
             if not r["pools"] and "/" in event:  # stored before v3 as POOL/EVENT
                 pool, _, event = event.partition("/")
                 pools = (pool,)
-            out.append(Delivery(r["delivery_id"], event, bytes(r["body"]), pools))
+            out.append(Delivery(r["delivery_id"], event, pools))
         return out
+
+    def delivery_body(self, delivery_id: str) -> bytes:
+        rows = self.store.query("SELECT body FROM runners_deliveries WHERE delivery_id = ?", (delivery_id,))
+        return bytes(rows[0]["body"]) if rows else b""
 
     def prune_deliveries(self, received_before: datetime) -> int:
         """Delete processed deliveries received before `received_before`, except those of a job still open

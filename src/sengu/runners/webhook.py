@@ -29,6 +29,8 @@ from urllib.parse import parse_qs
 
 __all__ = [
     "ACTIONS",
+    "MAX_DELIVERY_ID",
+    "MAX_ID",
     "MAX_PAYLOAD",
     "SIGNATURE_HEADER",
     "MalformedWebhook",
@@ -43,17 +45,20 @@ SIGNATURE_HEADER = "X-Hub-Signature-256"
 _PREFIX = "sha256="
 # https://docs.github.com/webhooks/webhook-events-and-payloads#payload-cap: "Payloads are capped at 25 MB".
 MAX_PAYLOAD = 25 * 1024 * 1024
+MAX_ID = 2**63 - 1
+# GitHub's X-GitHub-Delivery is a UUID (36 characters); room for other senders' ids, not for megabytes.
+MAX_DELIVERY_ID = 200
 
 WorkflowJobAction = Literal["queued", "waiting", "in_progress", "completed"]
 ACTIONS: frozenset[str] = frozenset({"queued", "waiting", "in_progress", "completed"})
 
 
-def sign(secret: bytes, body: bytes) -> str:
+def sign(secret: bytes, body: bytes | bytearray) -> str:
     """The ``X-Hub-Signature-256`` value GitHub sends for `body` under `secret`."""
     return _PREFIX + hmac.new(secret, body, hashlib.sha256).hexdigest()
 
 
-def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
+def verify_signature(secret: bytes, body: bytes | bytearray, header: str | None) -> bool:
     """True when `header` is GitHub's signature of the raw `body` under `secret`.
 
     False for a missing or malformed header and for an empty secret (an unset secret must not make every
@@ -116,7 +121,7 @@ class WorkflowJobEvent:
         return self.action == "waiting" or self.status == "waiting"
 
 
-def parse_workflow_job(body: bytes, event: str | None = None) -> WorkflowJobEvent | None:
+def parse_workflow_job(body: bytes | bytearray, event: str | None = None) -> WorkflowJobEvent | None:
     """The workflow_job event in `body`, or None when the delivery is something else.
 
     `event` is the ``X-GitHub-Event`` header when known: any other event gives None without parsing.
@@ -181,7 +186,7 @@ def parse_workflow_job(body: bytes, event: str | None = None) -> WorkflowJobEven
     )
 
 
-def _load(body: bytes) -> dict[str, Any]:
+def _load(body: bytes | bytearray) -> dict[str, Any]:
     # Repository and organization webhooks may be set to form encoding: the JSON is in `payload=`.
     if body[:8] == b"payload=":
         try:
@@ -206,6 +211,8 @@ def _int(value: Any, what: str) -> int:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise MalformedWebhook(f"{what} must be a non-negative integer")
+    if value > MAX_ID:  # SQLite's integers are signed 64-bit: a larger one is no id GitHub sends
+        raise MalformedWebhook(f"{what} must be at most {MAX_ID}")
     return value
 
 
