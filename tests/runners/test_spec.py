@@ -462,3 +462,19 @@ def test_warm_problems_come_with_the_field_problems() -> None:
         "pool.yaml:16:14: name: 'Bad_Name' is not a valid name: lowercase letters, digits and '-', at most 63 "
         "characters, starting and ending with a letter or digit",
     ]
+
+
+def test_warm_runners_on_a_user_owner_are_refused_at_load() -> None:
+    # A personal account has no organization runners, and warm runners are registered for the whole owner.
+    text = (
+        HEAD
+        + GITHUB
+        + "    ownerType: user\n"
+        + "  warm:\n"
+        + "    - {labels: [self-hosted, sengu], count: 1}\n"  # 13
+        + "  backends:\n"
+        + "    - {name: local, local: {command: [run, '{jitconfig}']}}\n"
+    )
+    assert problems(text) == [
+        "pool.yaml:13:5: warm: warm runners are registered on an organization; a user's runners are per repository"
+    ]

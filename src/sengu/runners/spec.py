@@ -723,6 +723,8 @@ def _warm_shape_problems(shape: _Shape) -> Iterator[tuple[tuple[str | int, ...],
         return
     if shape.github is not None and shape.github.owner is None:
         yield ("warm",), "warm runners are registered for the whole owner: give github.owner, not repositories"
+    elif shape.github is not None and not shape.github.org_runners:
+        yield ("warm",), "warm runners are registered on an organization; a user's runners are per repository"
         return
     counts = [count for _, count in shape.warm]
     total = sum(count for count in counts if count is not None)
