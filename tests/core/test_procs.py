@@ -560,8 +560,11 @@ def test_lost_tree_finds_a_member_that_left_the_session_by_its_environment() -> 
             stat = Path(f"/proc/{members[0]}/stat").read_text()
             return int(stat[stat.rindex(")") + 2 :].split()[3])
 
+        def settled() -> bool:  # `setsid` has left the session and exec'd sleep (mid-exec, environ reads empty)
+            return session() != pid and Path(f"/proc/{members[0]}/comm").read_text().strip() == "sleep"
+
         deadline = time.monotonic() + 5
-        while session() == pid and time.monotonic() < deadline:  # `setsid` runs just after the fork
+        while not settled() and time.monotonic() < deadline:
             time.sleep(0.01)
         assert session() != pid  # not in the lost session any more
         assert lost_tree(pid, ticks, MARK) == members
